@@ -1,0 +1,3 @@
+from egobench.cli import main
+
+main()

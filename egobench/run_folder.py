@@ -1,0 +1,61 @@
+"""The layout of a run folder, shared by the runner, the scorer and the reports.
+
+    RUN/
+      manifest.json          config, seed, versions, model id, device, git commit, start and end time
+      results.csv            one row per attempted pair: pair_id, status (done|failed), seconds, error
+      metrics.csv            one row per scored pair: pair_id, method, bench, metric columns, encoders
+      summary.csv            one row per metric: mean, std, ci_low, ci_high, count
+      pairs/<pair_id>/
+        edited.png           the method's output at the model's resolution
+        source.png, reference.png, source_mask.png, reference_mask.png
+                             the inputs exactly as the method saw them
+        strip.png            source | source mask | reference | reference mask | edited
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+RESULTS_CSV = "results.csv"
+METRICS_CSV = "metrics.csv"
+SUMMARY_CSV = "summary.csv"
+PAIRS_DIR = "pairs"
+
+RESULTS_COLUMNS = ["pair_id", "status", "seconds", "error"]
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    """Paths of one pair's files inside a run folder."""
+
+    folder: Path
+
+    @property
+    def edited(self) -> Path:
+        return self.folder / "edited.png"
+
+    @property
+    def source(self) -> Path:
+        return self.folder / "source.png"
+
+    @property
+    def reference(self) -> Path:
+        return self.folder / "reference.png"
+
+    @property
+    def source_mask(self) -> Path:
+        return self.folder / "source_mask.png"
+
+    @property
+    def reference_mask(self) -> Path:
+        return self.folder / "reference_mask.png"
+
+    @property
+    def strip(self) -> Path:
+        return self.folder / "strip.png"
+
+
+def pair_files(run_dir: str | Path, pair_id: str) -> PairFiles:
+    return PairFiles(Path(run_dir) / PAIRS_DIR / pair_id)
