@@ -83,3 +83,8 @@ def _is_ego_preset(preset: str) -> bool:
     from egobench.config import load_preset
 
     return load_preset(preset)["method"] == "ego"
+
+
+from egobench.profiling.cli import profile  # noqa: E402
+
+main.add_command(profile)

@@ -35,6 +35,15 @@ class ImageTokens:
         """Return UNet `added_cond_kwargs` for a batch whose rows have the given roles, in order."""
         return {"image_embeds": [torch.cat([getattr(self, role) for role in roles])]}
 
+    def rows(self, rows: list[tuple[str, int]]) -> dict:
+        """Return UNet `added_cond_kwargs` for a batch of (role, pair index) rows, when each role holds one row per pair."""
+        return {"image_embeds": [torch.cat([getattr(self, role)[index : index + 1] for role, index in rows])]}
+
+    @classmethod
+    def concat(cls, tokens: list["ImageTokens"]) -> "ImageTokens":
+        """Stack the tokens of several pairs, pair i in row i of each role."""
+        return cls(*(torch.cat([getattr(item, role) for item in tokens]) for role in ("unconditional", "reference", "source")))
+
 
 class IPAdapter:
     """Wraps a UNet that has IP-Adapter processors, and encodes object crops into image tokens."""

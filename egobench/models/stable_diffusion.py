@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from transformers.utils import logging as transformers_logging
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from egobench.errors import ModelNotFoundError
-from egobench.models.tiny import ARCHITECTURES, random_model_folder
+from egobench.models.tiny import ARCHITECTURES, cached_random_folder, random_components, random_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +80,19 @@ class StableDiffusion:
         return self.vae.decode(scaled).sample.float().clamp(-1, 1)
 
 
-def load_stable_diffusion(model: str = DEFAULT_MODEL, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> StableDiffusion:
+def load_stable_diffusion(
+    model: str = DEFAULT_MODEL, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, *, save_random: bool = True
+) -> StableDiffusion:
     """Load SD components from `model`: `tiny`, `sd15-random`, a local diffusers folder, or a hub id.
 
+    `save_random=False` builds a random-weight architecture in memory unless its cached folder
+    already exists, which spares writing the 4 GB of `sd15-random` to disk for one profiling run.
     Raises ModelNotFoundError with one line naming the fix when the weights are neither local nor
     downloadable; there is no silent fallback to another model.
     """
-    if model in ARCHITECTURES:
+    if model in ARCHITECTURES and not save_random and not (cached_random_folder(model) / "model_index.json").is_file():
+        parts = _build_in_memory(model, dtype)
+    elif model in ARCHITECTURES:
         folder = random_model_folder(model)
         parts = _load_components(str(folder), model, dtype)
     elif Path(model).expanduser().exists():
@@ -112,6 +119,15 @@ def _check_local_folder(folder: Path) -> None:
                 f"{folder}: no weights in {component}/; save a model there with save_pretrained, "
                 "or use --model tiny for a random-weight smoke run"
             )
+
+
+def _build_in_memory(architecture: str, dtype: torch.dtype) -> StableDiffusion:
+    logger.info("building random-weight %s model in memory", architecture)
+    with tempfile.TemporaryDirectory(prefix="egobench-tokenizer-") as folder:
+        unet, vae, text_encoder, tokenizer, scheduler = random_components(architecture, Path(folder))
+    if dtype != torch.float32:
+        unet, vae, text_encoder = unet.to(dtype), vae.to(dtype), text_encoder.to(dtype)
+    return StableDiffusion(unet, vae, text_encoder, tokenizer, scheduler, architecture)
 
 
 def _load_components(source: str, model_id: str, dtype: torch.dtype) -> StableDiffusion:

@@ -117,19 +117,16 @@ def _bytes_to_unicode() -> list[str]:
     return [chr(code) for code in codes]
 
 
-def build_random_sd(architecture: str, folder: Path) -> Path:
-    """Build a random-weight SD model of `architecture` and save it as a diffusers folder."""
+def random_components(architecture: str, tokenizer_folder: Path) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTextModel, CLIPTokenizer, DDPMScheduler]:
+    """Build the random-weight components of `architecture` in memory, writing only the tokenizer files."""
     unet_config, vae_config, text_config = ARCHITECTURES[architecture]
-    folder = Path(folder)
-    logger.info("building random-weight %s model in %s", architecture, folder)
-
-    write_byte_level_tokenizer(folder / "tokenizer")
-    tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
+    write_byte_level_tokenizer(tokenizer_folder)
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
 
     torch.manual_seed(0)
-    UNet2DConditionModel(**unet_config).save_pretrained(folder / "unet")
+    unet = UNet2DConditionModel(**unet_config)
     torch.manual_seed(1)
-    AutoencoderKL(**vae_config).save_pretrained(folder / "vae")
+    vae = AutoencoderKL(**vae_config)
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -141,15 +138,30 @@ def build_random_sd(architecture: str, folder: Path) -> Path:
             **text_config,
         )
     )
+    return unet, vae, text_encoder, tokenizer, DDPMScheduler(**SD15_SCHEDULER)
+
+
+def build_random_sd(architecture: str, folder: Path) -> Path:
+    """Build a random-weight SD model of `architecture` and save it as a diffusers folder."""
+    folder = Path(folder)
+    logger.info("building random-weight %s model in %s", architecture, folder)
+    unet, vae, text_encoder, _, scheduler = random_components(architecture, folder / "tokenizer")
+    unet.save_pretrained(folder / "unet")
+    vae.save_pretrained(folder / "vae")
     text_encoder.save_pretrained(folder / "text_encoder")
-    DDPMScheduler(**SD15_SCHEDULER).save_pretrained(folder / "scheduler")
+    scheduler.save_pretrained(folder / "scheduler")
     write_text_atomic(folder / "model_index.json", json.dumps({"_class_name": "StableDiffusionPipeline", "egobench_random": architecture}))
     return folder
 
 
+def cached_random_folder(architecture: str) -> Path:
+    """Return where the random-weight model of `architecture` is cached, whether or not it exists yet."""
+    return cache_root() / f"{architecture}-v{TINY_VERSION}"
+
+
 def random_model_folder(architecture: str) -> Path:
     """Return the cached folder of a random-weight model, building it on first use."""
-    folder = cache_root() / f"{architecture}-v{TINY_VERSION}"
+    folder = cached_random_folder(architecture)
     if (folder / "model_index.json").is_file():
         return folder
     staging = folder.with_name(folder.name + f".building-{os.getpid()}")

@@ -26,6 +26,26 @@ class UNetState:
     next_up_block: int
     forward_upsample_size: bool
 
+    def detached(self) -> "UNetState":
+        """Return the state cut from autograd, to finish a forward under no_grad after a prefix with grad."""
+        return UNetState(
+            self.sample.detach(),
+            self.emb.detach(),
+            _detach(self.encoder_hidden_states),
+            tuple(residual.detach() for residual in self.residuals),
+            self.next_up_block,
+            self.forward_upsample_size,
+        )
+
+
+def _detach(value):
+    # With IP-Adapter, the encoder states are a tuple of text states and a list of image tokens.
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detach(item) for item in value)
+    return value
+
 
 def unet_prefix(
     unet: UNet2DConditionModel,

@@ -60,6 +60,19 @@ class IPAdapterSettings:
 
 
 @dataclass
+class RuntimeSettings:
+    """How the loop is computed; each option keeps the method's equations, and only the fp16/bf16
+    autocast changes numbers beyond float32 rounding."""
+
+    share_prefix: bool = True
+    reuse_cache_mib: int = 1024
+    inference_mode: bool = True
+    autocast: str | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+
+@dataclass
 class EgoSettings:
     steps: int = 50
     learning_rate: float = 0.1
@@ -71,6 +84,7 @@ class EgoSettings:
     gradient_scaling: GradientScalingSettings = field(default_factory=GradientScalingSettings)
     content_composition: ContentCompositionSettings = field(default_factory=ContentCompositionSettings)
     ip_adapter: IPAdapterSettings = field(default_factory=IPAdapterSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
     @classmethod
     def from_dict(cls, values: dict, prefix: str = "ego") -> "EgoSettings":
