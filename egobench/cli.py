@@ -52,7 +52,10 @@ def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
-def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides):
+@click.option(
+    "--pairs-per-batch", default=1, show_default=True, type=click.IntRange(min=1), help="Pairs a method that supports batching optimises together."
+)
+def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides, pairs_per_batch):
     """Edit every pair of a benchmark and write a run folder per method."""
     from pathlib import Path
 
@@ -71,7 +74,7 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
     for preset in presets:
         run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
         preset_overrides = [item for item in overrides if not item.startswith("ego.") or _is_ego_preset(preset)]
-        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
+        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides, pairs_per_batch)
         outcome = run_preset(request)
         failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
     if failures:

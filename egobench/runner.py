@@ -48,6 +48,7 @@ class RunRequest:
     limit: int | None = None
     device: str = "cpu"
     overrides: list[str] = field(default_factory=list)
+    pairs_per_batch: int = 1
 
 
 @dataclass
@@ -106,24 +107,24 @@ def run_preset(request: RunRequest) -> RunOutcome:
 
     done = failed = 0
     errors: dict[str, str] = {}
+    size = request.pairs_per_batch if hasattr(method, "edit_batch") else 1
     with _progress() as progress:
         task = progress.add_task(request.preset, total=len(pending), per_pair="")
-        for pair in pending:
+        for start in range(0, len(pending), size):
             started = time.perf_counter()
-            try:
-                _edit_pair(method, request.bench, pair, run_dir, request.seed)
-            except (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError) as error:
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                results[pair.pair_id] = _result_row(pair.pair_id, "failed", time.perf_counter() - started, message)
-                errors[pair.pair_id] = message
-                failed += 1
-                logger.warning("pair %s failed: %s", pair.pair_id, message)
-            else:
-                results[pair.pair_id] = _result_row(pair.pair_id, "done", time.perf_counter() - started, "")
-                done += 1
+            outcomes = _edit_pairs(method, request.bench, pending[start : start + size], run_dir, request.seed)
+            seconds = (time.perf_counter() - started) / len(outcomes)
+            for pair_id, message in outcomes.items():
+                if message is None:
+                    results[pair_id] = _result_row(pair_id, "done", seconds, "")
+                    done += 1
+                else:
+                    results[pair_id] = _result_row(pair_id, "failed", seconds, message)
+                    errors[pair_id] = message
+                    failed += 1
+                    logger.warning("pair %s failed: %s", pair_id, message)
             _write_results(run_dir, results)
-            seconds = time.perf_counter() - started
-            progress.update(task, advance=1, per_pair=f"{seconds:.1f} s/pair")
+            progress.update(task, advance=len(outcomes), per_pair=f"{seconds:.1f} s/pair")
 
     manifest["finished_at"] = _now()
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
@@ -131,10 +132,57 @@ def run_preset(request: RunRequest) -> RunOutcome:
     return RunOutcome(run_dir, done, failed, skipped, errors)
 
 
+_PAIR_ERRORS = (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError)
+
+
+def _edit_pairs(method: EditMethod, bench: Bench, pairs: list[EditPair], run_dir: Path, seed: int) -> dict[str, str | None]:
+    """Edit and save `pairs`, as one batch when there are several; return pair id -> error message or None.
+
+    A batch that fails is retried pair by pair, so the failure is charged to the pair that caused it
+    and the other pairs still finish.
+    """
+    if len(pairs) == 1:
+        return {pairs[0].pair_id: _attempt(lambda: _edit_pair(method, bench, pairs[0], run_dir, seed))}
+
+    outcomes: dict[str, str | None] = {}
+    loaded = []
+    for pair in pairs:
+        try:
+            loaded.append(bench.load(pair, method.resolution, cache_dir=run_dir / "masks"))
+        except _PAIR_ERRORS as error:
+            outcomes[pair.pair_id] = _first_line(error)
+    try:
+        edited = method.edit_batch(loaded, seed) if len(loaded) > 1 else [method.edit(item, seed) for item in loaded]
+        traces = method.traces if len(loaded) > 1 else [getattr(method, "trace", None)]
+    except _PAIR_ERRORS as error:
+        logger.info("batch of %d pairs failed (%s); editing them one by one", len(loaded), _first_line(error))
+        for item in loaded:
+            outcomes[item.pair.pair_id] = _attempt(lambda item=item: _save_pair(method, item, method.edit(item, seed), run_dir, getattr(method, "trace", None)))
+        return outcomes
+    for item, image, trace in zip(loaded, edited, traces):
+        outcomes[item.pair.pair_id] = _attempt(lambda item=item, image=image, trace=trace: _save_pair(method, item, image, run_dir, trace))
+    return outcomes
+
+
+def _attempt(action) -> str | None:
+    try:
+        action()
+    except _PAIR_ERRORS as error:
+        return _first_line(error)
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def _edit_pair(method: EditMethod, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
-    files = pair_files(run_dir, pair.pair_id)
     loaded = bench.load(pair, method.resolution, cache_dir=run_dir / "masks")
-    edited = method.edit(loaded, seed)
+    _save_pair(method, loaded, method.edit(loaded, seed), run_dir, getattr(method, "trace", None))
+
+
+def _save_pair(method: EditMethod, loaded: LoadedPair, edited: Image.Image, run_dir: Path, trace: list | None) -> None:
+    files = pair_files(run_dir, loaded.pair.pair_id)
     expected = (method.resolution, method.resolution)
     if edited.size != expected:
         raise ValueError(f"method returned a {edited.size[0]}x{edited.size[1]} image, expected {expected[0]}x{expected[1]}")
@@ -144,7 +192,6 @@ def _edit_pair(method: EditMethod, bench: Bench, pair: EditPair, run_dir: Path, 
     save_image_atomic(_mask_image(loaded.source_mask), files.source_mask)
     save_image_atomic(_mask_image(loaded.reference_mask), files.reference_mask)
     save_image_atomic(pair_strip(loaded, edited), files.strip)
-    trace = getattr(method, "trace", None)
     if trace:
         _write_trace(files.folder / "trace.csv", trace)
     # The edited image is written last: its presence marks the pair's files as complete.
@@ -244,6 +291,7 @@ def _manifest(request: RunRequest, config: dict, fingerprint: dict, pair_count: 
         "device": request.device,
         "pairs": pair_count,
         "limit": request.limit,
+        "pairs_per_batch": request.pairs_per_batch,
         "argv": sys.argv,
         "git_commit": _git_commit(),
         "versions": _versions(),

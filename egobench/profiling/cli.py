@@ -14,6 +14,8 @@ import click
 @click.option("--steps", default=2, show_default=True, type=click.IntRange(min=1), help="Optimisation iterations to run.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
+@click.option("--pairs-per-batch", default=1, show_default=True, type=click.IntRange(min=1), help="Pairs optimised together in one batch.")
+@click.option("--reuse", is_flag=True, help="Fill the reuse cache first, as a second preset on the same pair and seed finds it.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1), help="Timed passes; the fastest is reported.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch (default: PyTorch's choice).")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), help="Also write a torch.profiler Chrome trace to this file.")
@@ -22,7 +24,7 @@ import click
 @click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder, with --bench.")
 @click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos, with --bench dreamedit.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.image_energy.up_block=2.")
-def profile(preset, model, resolution, steps, seed, device, repeat, threads, trace, as_json, bench, data_root, subjects, overrides):
+def profile(preset, model, resolution, steps, seed, device, pairs_per_batch, reuse, repeat, threads, trace, as_json, bench, data_root, subjects, overrides):
     """Run one pair and print wall time, FLOPs and peak memory per stage of an iteration."""
     import torch
 
@@ -44,6 +46,8 @@ def profile(preset, model, resolution, steps, seed, device, repeat, threads, tra
         overrides=list(overrides),
         repeat=repeat,
         trace=trace,
+        pairs_per_batch=pairs_per_batch,
+        reuse=reuse,
     )
     if bench is not None:
         request.pair = _first_pair(bench, data_root, subjects, request, preset)

@@ -34,7 +34,7 @@ def print_report(report: ProfileReport, console: Console) -> None:
         f"least {report.least_per_iteration:.2f} ({report.least_with_reuse_per_iteration:.2f} with reuse){full}",
         f"seconds per iteration: {report.seconds_per_iteration:.3f} (fastest of {len(report.timed_pass_seconds)} timed passes, "
         f"{report.threads} threads); whole pair {report.pair_seconds:.2f} s",
-        f"peak memory of the pair: {report.pair_peak_mib:.0f} MiB above the loaded model, {report.process_peak_mib:.0f} MiB in all "
+        f"peak memory of the {'batch' if report.pairs_per_batch > 1 else 'pair'}: {report.pair_peak_mib:.0f} MiB above the loaded model, {report.process_peak_mib:.0f} MiB in all "
         f"({report.memory_measure})",
     ]
     if report.trace:
@@ -44,7 +44,12 @@ def print_report(report: ProfileReport, console: Console) -> None:
 
 
 def _stage_table(report: ProfileReport) -> Table:
-    table = Table(title=f"{report.preset} on {report.model}, {report.resolution}x{report.resolution}, {report.steps} iterations, {report.device}")
+    title = f"{report.preset} on {report.model}, {report.resolution}x{report.resolution}, {report.steps} iterations, {report.device}"
+    if report.pairs_per_batch > 1:
+        title += f"; per pair of a batch of {report.pairs_per_batch} (calls and peak memory: the batch's)"
+    if report.reuse:
+        title += "; reuse cache filled by an earlier run"
+    table = Table(title=title)
     for column in ("stage", "scope", "calls", "time (s)", "share", "GFLOP", "UNet-eq", "peak (MiB)"):
         table.add_column(column, justify="left" if column in ("stage", "scope") else "right", no_wrap=column == "stage")
     for row in report.stages:

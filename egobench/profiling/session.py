@@ -5,6 +5,11 @@ The pair runs twice, or more with `repeat`. The first pass counts FLOPs per stag
 kernels. The timed passes then measure wall time and peak memory with nothing else attached, and
 the fastest is reported because on a shared machine the slower passes measure other processes.
 An optional last pass records a `torch.profiler` Chrome trace with one range per stage.
+
+The reuse cache is emptied before every pass, so each pass sees the pair for the first time. With
+`reuse`, an untimed run fills it first and every pass sees what a second preset with the same
+image, seed and schedule sees. With `pairs_per_batch` > 1, that many generated pairs run as one
+batch and costs are reported per pair.
 """
 
 from __future__ import annotations
@@ -59,11 +64,17 @@ class ProfileRequest:
     repeat: int = 1
     trace: Path | None = None
     pair: LoadedPair | None = None
+    pairs_per_batch: int = 1
+    reuse: bool = False
 
 
 @dataclass
 class StageRow:
-    """One stage summed over the timed pass: inside the iterations (`iteration`) or once per pair."""
+    """One stage summed over the timed pass, per pair: inside the iterations (`iteration`) or once per pair.
+
+    With several pairs per batch, seconds and FLOPs are the batch's divided by the number of pairs;
+    calls and peak memory are the batch's.
+    """
 
     stage: str
     scope: str
@@ -77,7 +88,7 @@ class StageRow:
 
 @dataclass
 class IterationRow:
-    """One optimisation step: what ran, what it cost, and the least it needs."""
+    """One optimisation step: what ran, what it cost per pair, and the least it needs."""
 
     index: int
     timestep: int
@@ -99,6 +110,8 @@ class ProfileReport:
     resolution: int
     latent_size: list[int]
     steps: int
+    pairs_per_batch: int
+    reuse: bool
     threads: int
     memory_measure: str
     unet_forward_gflops: float
@@ -140,7 +153,8 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
     resolution = method.resolution
     if resolution % sd.vae_scale_factor:
         raise ConfigError(f"--resolution {resolution}: must be a multiple of {sd.vae_scale_factor}")
-    pair = request.pair or synthetic_pair(resolution)
+    pairs = [request.pair] if request.pair is not None else []
+    pairs += [synthetic_pair(resolution, pair_id=f"synthetic-{index}", seed=index) for index in range(len(pairs), request.pairs_per_batch)]
     latent_size = (resolution // sd.vae_scale_factor, resolution // sd.vae_scale_factor)
 
     up_block = method.settings.image_energy.up_block
@@ -148,10 +162,15 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
     prefix, prefix_backward = unet_prefix_flops(sd.unet, latent_size, up_block)
     costs = UNetCosts(unet_forward_flops(sd.unet, latent_size), prefix, prefix_backward, up_block)
 
+    if request.reuse:
+        logger.info("filling the reuse cache with an untimed run")
+        _forget(method)
+        method.edit_batch(pairs, request.seed)
+
     logger.info("pass 1: counting FLOPs per stage (%d iterations)", request.steps)
     counted = StageRecorder(device, flops=flop_counter())
     with counted.flops, recording(counted):
-        _run_pair(method, pair, request.seed, counted)
+        _run_pairs(method, pairs, request.seed, counted, request.reuse)
     needs = _iteration_needs(method)
 
     meter = memory_meter(device)
@@ -160,23 +179,30 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
         logger.info("pass %d: timing and peak memory", number + 2)
         timed = StageRecorder(device, memory=meter)
         with recording(timed):
-            _run_pair(method, pair, request.seed, timed)
+            _run_pairs(method, pairs, request.seed, timed, request.reuse)
         timed_passes.append(timed)
     fastest = min(timed_passes, key=lambda recorder: recorder.total_seconds)
 
     trace = None
     if request.trace is not None:
-        trace = _write_trace(method, pair, request.seed, device, request.trace)
+        trace = _write_trace(method, pairs, request.seed, device, request.trace, request.reuse)
 
     return _report(request, config, resolution, latent_size, costs, counted, fastest, timed_passes, needs, meter.name, trace)
 
 
-def _run_pair(method, pair: LoadedPair, seed: int, recorder: StageRecorder) -> None:
+def _run_pairs(method, pairs: list[LoadedPair], seed: int, recorder: StageRecorder, reuse: bool) -> None:
+    if not reuse:
+        _forget(method)
     recorder.start()
     try:
-        method.edit(pair, seed)
+        method.edit_batch(pairs, seed)
     finally:
         recorder.stop()
+
+
+def _forget(method) -> None:
+    if method.cache is not None:
+        method.cache.clear()
 
 
 def _iteration_needs(method) -> list[IterationNeeds]:
@@ -196,14 +222,14 @@ def _iteration_needs(method) -> list[IterationNeeds]:
     ]
 
 
-def _write_trace(method, pair: LoadedPair, seed: int, device: torch.device, path: Path) -> str:
+def _write_trace(method, pairs: list[LoadedPair], seed: int, device: torch.device, path: Path, reuse: bool) -> str:
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     logger.info("last pass: recording a torch.profiler trace")
     recorder = StageRecorder(device, annotate=True)
     with torch.profiler.profile(activities=activities) as profiler, recording(recorder):
-        _run_pair(method, pair, seed, recorder)
+        _run_pairs(method, pairs, seed, recorder, reuse)
     path = Path(path)
     # Chrome traces are written by file name; the atomic path keeps a half-written trace hidden.
     with atomic_path(path) as temporary:
@@ -213,7 +239,8 @@ def _write_trace(method, pair: LoadedPair, seed: int, device: torch.device, path
 
 def _report(request, config, resolution, latent_size, costs, counted, timed, timed_passes, needs, memory_name, trace) -> ProfileReport:
     forward = costs.forward_flops
-    stages = _stage_rows(counted, timed, forward)
+    pairs = request.pairs_per_batch
+    stages = _stage_rows(counted, timed, forward, pairs)
 
     iterations = []
     for flop_iteration, time_iteration, iteration_needs in zip(counted.iterations, timed.iterations, needs):
@@ -222,9 +249,9 @@ def _report(request, config, resolution, latent_size, costs, counted, timed, tim
                 index=flop_iteration.index,
                 timestep=flop_iteration.timestep,
                 mechanisms=_mechanisms(iteration_needs),
-                seconds=time_iteration.seconds,
-                flops=flop_iteration.flops,
-                unet_equivalents=flop_iteration.flops / forward,
+                seconds=time_iteration.seconds / pairs,
+                flops=flop_iteration.flops // pairs,
+                unet_equivalents=flop_iteration.flops / pairs / forward,
                 least=least_unet_equivalents(costs, iteration_needs),
                 least_with_reuse=least_unet_equivalents(costs, iteration_needs, reuse=True),
             )
@@ -239,6 +266,8 @@ def _report(request, config, resolution, latent_size, costs, counted, timed, tim
         resolution=resolution,
         latent_size=list(latent_size),
         steps=request.steps,
+        pairs_per_batch=pairs,
+        reuse=request.reuse,
         threads=torch.get_num_threads(),
         memory_measure=memory_name,
         unet_forward_gflops=forward / 1e9,
@@ -254,7 +283,7 @@ def _report(request, config, resolution, latent_size, costs, counted, timed, tim
         full_iteration_unet_equivalents=statistics.fmean(row.unet_equivalents for row in full) if full else None,
         full_iteration_least=statistics.fmean(row.least for row in full) if full else None,
         full_iteration_least_with_reuse=statistics.fmean(row.least_with_reuse for row in full) if full else None,
-        pair_seconds=timed.total_seconds,
+        pair_seconds=timed.total_seconds / pairs,
         pair_peak_mib=meter_peak / 2**20,
         process_peak_mib=timed.absolute_peak_bytes / 2**20,
         timed_pass_seconds=[recorder.total_seconds for recorder in timed_passes],
@@ -262,7 +291,7 @@ def _report(request, config, resolution, latent_size, costs, counted, timed, tim
     )
 
 
-def _stage_rows(counted: StageRecorder, timed: StageRecorder, forward_flops: int) -> list[StageRow]:
+def _stage_rows(counted: StageRecorder, timed: StageRecorder, forward_flops: int, pairs: int) -> list[StageRow]:
     rows = []
     for scope, name in _stage_keys(counted, timed):
         flops = _sum_stage(counted, scope, name)
@@ -272,10 +301,10 @@ def _stage_rows(counted: StageRecorder, timed: StageRecorder, forward_flops: int
                 stage=name,
                 scope=scope,
                 calls=measured.calls,
-                seconds=measured.seconds,
+                seconds=measured.seconds / pairs,
                 share=measured.seconds / timed.total_seconds if timed.total_seconds else 0.0,
-                flops=flops.flops,
-                unet_equivalents=flops.flops / forward_flops,
+                flops=flops.flops // pairs,
+                unet_equivalents=flops.flops / pairs / forward_flops,
                 peak_mib=measured.peak_bytes / 2**20,
             )
         )

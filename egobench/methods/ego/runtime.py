@@ -58,6 +58,6 @@ class Runtime:
             # Blocks are compiled one by one because `unet_prefix` calls them directly; compiling the
             # whole module would leave the prefix and suffix uncompiled.
             for block in [*unet.down_blocks, unet.mid_block, *unet.up_blocks]:
-                block.compile()
+                block.compile(dynamic=False)
             unet._egobench_compiled = True
             logger.info("compiled the UNet blocks with torch.compile; the first iterations include compilation")
