@@ -9,6 +9,7 @@ import click
 from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
+from egobench.methods.listing import list_group
 
 
 class _Group(click.Group):
@@ -28,3 +29,6 @@ class _Group(click.Group):
 def main(verbose: int) -> None:
     """Run, measure and compare personalized image editing methods."""
     setup_logging(verbose)
+
+
+main.add_command(list_group)

@@ -124,8 +124,8 @@ class ExternalMethod(EditMethod):
                 return False, f"{cls.name}.command runs {executable!r}, which is not on PATH; install it or use a full path"
             return True, "ready: runs the configured command"
         return False, (
-            f"set {cls.name}.command to a batch command (or {cls.name}.import_dir to a folder of <pair_id>.png) "
-            f"in methods/{cls.name}.yaml; setup: methods/external.md#{cls.name}"
+            f"set {cls.name}.command or {cls.name}.import_dir in methods/{cls.name}.yaml "
+            f"(setup: methods/external.md#{cls.name})"
         )
 
     def identity(self) -> dict:

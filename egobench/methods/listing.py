@@ -1,0 +1,90 @@
+"""`egobench list methods`: every preset with its method and whether it can run on this machine."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import asdict, dataclass
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from egobench.config import list_presets, load_preset
+from egobench.errors import EgobenchError
+from egobench.methods import method_class, registered_methods
+from egobench.methods.base import EditMethod
+
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class MethodStatus:
+    """One row of the listing: a preset (or a registered method without one) and its status here."""
+
+    preset: str
+    method: str
+    status: str
+    step: str
+    description: str
+
+
+def method_statuses() -> list[MethodStatus]:
+    """Return one row per preset in the preset folders, then one per registered method that has no preset."""
+    rows = []
+    named_by_presets = set()
+    for preset in list_presets():
+        try:
+            config = load_preset(preset)
+            cls = method_class(config["method"])
+        except EgobenchError as error:
+            rows.append(MethodStatus(preset, "?", "invalid preset", str(error), ""))
+            continue
+        named_by_presets.add(cls.name)
+        rows.append(_row(preset, cls, config))
+
+    for name, cls in sorted(registered_methods().items()):
+        if name not in named_by_presets:
+            rows.append(_row("", cls, {"method": name}))
+    return rows
+
+
+def _row(preset: str, cls: type[EditMethod], config: dict) -> MethodStatus:
+    ready, step = check_availability(cls, config)
+    status = READY if ready else getattr(cls, "missing_status", "needs weights")
+    return MethodStatus(preset, cls.name, status, "" if ready else step, _summary(cls))
+
+
+def check_availability(cls: type[EditMethod], config: dict) -> tuple[bool, str]:
+    """Call `cls.availability`, passing the preset's settings when it accepts them."""
+    if inspect.signature(cls.availability).parameters:
+        return cls.availability(config)
+    return cls.availability()
+
+
+def _summary(cls: type[EditMethod]) -> str:
+    doc = inspect.getdoc(cls) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+@click.group("list")
+def list_group() -> None:
+    """List what egobench can run here."""
+
+
+@list_group.command("methods")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list instead of a table.")
+def list_methods(as_json: bool) -> None:
+    """Show every method preset, whether it can run here and, if not, the step that makes it available."""
+    rows = method_statuses()
+    if as_json:
+        click.echo(json.dumps([asdict(row) for row in rows], indent=2))
+        return
+
+    table = Table(show_lines=False)
+    for column in ("preset", "method", "status", "to make it available"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = "green" if row.status == READY else "yellow"
+        table.add_row(row.preset or "-", row.method, f"[{style}]{row.status}[/{style}]", row.step)
+    Console().print(table)
