@@ -219,7 +219,7 @@ def test_import_reads_pair_images(tmp_path):
 def test_unconfigured_adapter_names_setup_step():
     method = create_method("anydoor", model=None, device="cpu")
 
-    with pytest.raises(ConfigError, match=r"set anydoor.command or anydoor.import_dir .* setup: methods/external.md#anydoor"):
+    with pytest.raises(ConfigError, match=r"set anydoor.command or anydoor.import_dir .*\(setup: methods/external.md#anydoor\)"):
         method.edit(synthetic_pair(), seed=0)
 
 
