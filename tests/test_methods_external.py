@@ -23,8 +23,6 @@ PAIR_IDS = ["cat-found0-00", "cat-found1-01", "dog-found0-00"]
 EDIT_SCRIPT = textwrap.dedent(
     """
     import argparse, json, os, subprocess, sys, time
-    import numpy as np
-    from PIL import Image
 
     parser = argparse.ArgumentParser()
     parser.add_argument("batch")
@@ -45,6 +43,10 @@ EDIT_SCRIPT = textwrap.dedent(
         print("loading checkpoint")
         print("RuntimeError: checkpoint epoch=1.ckpt not found", file=sys.stderr)
         sys.exit(3)
+
+    # Imported after the pid file is written, so that a slow import cannot outlast the timeout test.
+    import numpy as np
+    from PIL import Image
 
     batch = json.load(open(arguments.batch))
     for pair in batch["pairs"]:
@@ -163,9 +165,9 @@ def test_wrong_size_output_rejected(tmp_path, edit_script):
 
 def test_timeout_kills_command_and_children(tmp_path, edit_script):
     pid_file = tmp_path / "pids.txt"
-    method = _anydoor(tmp_path, edit_script, extra=f"--sleep 60 --pid-file {pid_file}", timeout=2)
+    method = _anydoor(tmp_path, edit_script, extra=f"--sleep 60 --pid-file {pid_file}", timeout=4)
 
-    with pytest.raises(ExternalMethodError, match=r"anydoor command on 1 pair\(s\) .* timed out after 2 s and was killed"):
+    with pytest.raises(ExternalMethodError, match=r"anydoor command on 1 pair\(s\) .* timed out after 4 s and was killed"):
         method.edit(synthetic_pair(), seed=0)
 
     command_pid, child_pid = (int(value) for value in pid_file.read_text().split())

@@ -64,8 +64,8 @@ def test_local_folder_loads_same_model(tiny_env):
     assert PaintByExampleMethod.availability(from_folder.config)[0]
 
 
-def test_pipeline_gets_object_crop_and_mask():
-    method = create_method("pbe", model=None, device="cpu", overrides=["pbe.resolution=64", "pbe.steps=4"])
+def test_pipeline_gets_object_crop_and_mask(tiny_env):
+    method = create_method("pbe", model="tiny", device="cpu", overrides=["pbe.tiny.steps=4"])
     calls = []
 
     class RecordingPipeline:
@@ -73,7 +73,7 @@ def test_pipeline_gets_object_crop_and_mask():
             calls.append(inputs)
             return type("Output", (), {"images": [Image.new("RGB", (64, 64))]})()
 
-    method._pipeline = RecordingPipeline()
+    method.pipeline = RecordingPipeline()
     pair = synthetic_pair()
     method.edit(pair, seed=0)
 
@@ -89,10 +89,8 @@ def test_pipeline_gets_object_crop_and_mask():
 
 
 def test_uncached_hub_id_names_fixes():
-    method = create_method("pbe", model=None, device="cpu", overrides=["pbe.model=egobench-tests/no-such-model"])
-
     with pytest.raises(ModelNotFoundError) as caught:
-        method.edit(synthetic_pair(), seed=0)
+        create_method("pbe", model=None, device="cpu", overrides=["pbe.model=egobench-tests/no-such-model"])
 
     message = str(caught.value)
     assert "'egobench-tests/no-such-model' not found" in message
@@ -102,18 +100,14 @@ def test_uncached_hub_id_names_fixes():
 
 
 def test_folder_without_index_rejected(tmp_path):
-    method = create_method("pbe", model=None, device="cpu", overrides=[f"pbe.model={tmp_path}"])
-
     with pytest.raises(ModelNotFoundError, match="no model_index.json"):
-        method.edit(synthetic_pair(), seed=0)
-    assert not PaintByExampleMethod.availability(method.config)[0]
+        create_method("pbe", model=None, device="cpu", overrides=[f"pbe.model={tmp_path}"])
+    assert not PaintByExampleMethod.availability({"pbe": {"model": str(tmp_path)}})[0]
 
 
 def test_missing_folder_rejected(tmp_path):
-    method = create_method("pbe", model=None, device="cpu", overrides=[f"pbe.model={tmp_path / 'absent'}"])
-
     with pytest.raises(ModelNotFoundError, match="absent: folder not found"):
-        method.edit(synthetic_pair(), seed=0)
+        create_method("pbe", model=None, device="cpu", overrides=[f"pbe.model={tmp_path / 'absent'}"])
 
 
 def test_uncached_default_not_available():

@@ -24,6 +24,7 @@ from egobench.errors import ModelNotFoundError
 from egobench.methods import register_method
 from egobench.methods.base import EditMethod
 from egobench.methods.boxes import crop_object
+from egobench.models.tiny import cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ class PaintByExampleMethod(EditMethod):
             self.settings.update(self.settings.get("tiny") or {})
         elif model is not None:
             logger.info("pbe: --model %s is ignored; Paint-by-Example loads pbe.model=%s", model, self.weights)
-        self._pipeline = None
+        # Loaded here so that missing weights stop the run before its first pair.
+        folder = tiny_model_folder() if self.tiny else resolve_model_folder(self.weights, bool(self.settings.get("download")))
+        self.pipeline = load_pipeline(folder, self.device)
 
     @property
     def weights(self) -> str:
@@ -87,13 +90,6 @@ class PaintByExampleMethod(EditMethod):
         identity = super().identity()
         identity["weights"] = self.weights
         return identity
-
-    @property
-    def pipeline(self):
-        if self._pipeline is None:
-            folder = tiny_model_folder() if self.tiny else resolve_model_folder(self.weights, bool(self.settings.get("download")))
-            self._pipeline = load_pipeline(folder, self.device)
-        return self._pipeline
 
     def edit(self, pair: LoadedPair, seed: int) -> Image.Image:
         pair_id = pair.pair.pair_id
@@ -179,7 +175,7 @@ def load_pipeline(folder: Path, device: torch.device):
 
 def tiny_model_folder() -> Path:
     """Return the folder of the random miniature Paint-by-Example, building it on first use."""
-    folder = _cache_dir() / f"tiny-paint-by-example-v{_TINY_VERSION}"
+    folder = cache_root() / f"tiny-paint-by-example-v{_TINY_VERSION}"
     if (folder / "model_index.json").is_file():
         return folder
 
@@ -274,10 +270,6 @@ def _cached_snapshot(model: str) -> Path | None:
     except HFValidationError:
         return None
     return Path(found).parent if isinstance(found, str) else None
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("EGOBENCH_CACHE", Path.home() / ".cache" / "egobench"))
 
 
 def _pad_to_square(image: Image.Image) -> Image.Image:
