@@ -52,7 +52,8 @@ def method_statuses() -> list[MethodStatus]:
 def _row(preset: str, cls: type[EditMethod], config: dict) -> MethodStatus:
     ready, step = check_availability(cls, config)
     status = READY if ready else getattr(cls, "missing_status", "needs weights")
-    return MethodStatus(preset, cls.name, status, "" if ready else step, _summary(cls))
+    description = config.get("description") or _summary(cls)
+    return MethodStatus(preset, cls.name, status, "" if ready else step, description)
 
 
 def check_availability(cls: type[EditMethod], config: dict) -> tuple[bool, str]:
