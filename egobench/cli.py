@@ -10,6 +10,7 @@ from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
 from egobench.methods.listing import list_group
+from egobench.sweep import sweep_command
 
 
 class _Group(click.Group):
@@ -87,3 +88,4 @@ def _is_ego_preset(preset: str) -> bool:
 
 
 main.add_command(list_group)
+main.add_command(sweep_command)
