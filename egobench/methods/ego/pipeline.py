@@ -95,6 +95,11 @@ class EgoEdit(EditMethod):
         return {"method": self.name, "model": self.model, "settings": self.settings.to_dict()}
 
     def edit(self, pair: LoadedPair, seed: int) -> Image.Image:
+        latent = self.optimise(pair, seed)
+        return tensor_to_image(self.sd.decode_latent(latent))
+
+    def optimise(self, pair: LoadedPair, seed: int) -> torch.Tensor:
+        """Run the energy-guided optimisation and return the edited latent, (1, 4, h, w)."""
         settings = self.settings
         sd = self.sd
         device = sd.device
@@ -114,7 +119,11 @@ class EgoEdit(EditMethod):
 
         # 3. Prompt embeddings, one text-encoder call.
         prompts, feature_prompt = self._encode_prompts(pair)
-        added_cond_kwargs = self.ip_adapter.text_energy_kwargs(pair) if self.ip_adapter else None
+        image_tokens = None
+        feature_tokens = None
+        if self.ip_adapter is not None:
+            image_tokens = self.ip_adapter.tokens(pair.source, pair.source_mask, pair.reference, pair.reference_mask)
+            feature_tokens = image_tokens.batch("reference")
 
         # 4. The coarse-to-fine schedule and the noise stream.
         timesteps = timestep_schedule(settings.schedule.kind, settings.steps, settings.schedule.t_max, settings.schedule.t_min, seed)
@@ -142,7 +151,7 @@ class EgoEdit(EditMethod):
                     prompts,
                     settings.text_energy.guidance_scale,
                     settings.text_energy.negative_weight,
-                    added_cond_kwargs,
+                    image_tokens,
                 )
                 text_gradient = noise_weight(settings.text_energy.noise_weighting, alpha_bar) * text_gradient
                 if settings.gradient_scaling.truncation:
@@ -170,6 +179,7 @@ class EgoEdit(EditMethod):
                     settings.image_energy.up_block,
                     settings.image_energy.distance,
                     with_gradient=image_energy_active,
+                    added_cond_kwargs=feature_tokens,
                 )
                 record.image_energy = float(energy.loss)
             if image_energy_active:
@@ -192,8 +202,7 @@ class EgoEdit(EditMethod):
             self.trace.append(record)
             logger.debug("iteration %d t=%d text=%.4f image=%s", iteration, timestep, record.text_gradient_norm, record.image_energy)
 
-        # 9. Decode once, after the loop.
-        return tensor_to_image(sd.decode_latent(latent))
+        return latent
 
     def _encode_prompts(self, pair: LoadedPair) -> tuple[PromptEmbeddings, torch.Tensor]:
         text = self.settings.text_energy
