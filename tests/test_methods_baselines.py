@@ -7,7 +7,7 @@ import pytest
 
 from egobench.errors import InputError
 from egobench.methods import create_method
-from methods_pairs import REFERENCE_OBJECT, SOURCE_BACKGROUND, SOURCE_OBJECT, synthetic_pair
+from tests.methods_pairs import REFERENCE_OBJECT, SOURCE_BACKGROUND, SOURCE_OBJECT, synthetic_pair
 
 
 def _paste(feather: float = 0.0):

@@ -15,7 +15,7 @@ from PIL import Image
 from egobench.errors import ConfigError, InputError
 from egobench.methods import create_method
 from egobench.methods.external import BATCH_SCHEMA, AnyDoorMethod, ExternalMethodError
-from methods_pairs import REFERENCE_OBJECT, synthetic_pair
+from tests.methods_pairs import REFERENCE_OBJECT, synthetic_pair
 
 PAIR_IDS = ["cat-found0-00", "cat-found1-01", "dog-found0-00"]
 

@@ -11,7 +11,7 @@ from PIL import Image
 from egobench.errors import ModelNotFoundError
 from egobench.methods import create_method
 from egobench.methods.pbe import PaintByExampleMethod, tiny_model_folder
-from methods_pairs import REFERENCE_OBJECT, synthetic_pair
+from tests.methods_pairs import REFERENCE_OBJECT, synthetic_pair
 
 
 @pytest.fixture(scope="module")
