@@ -1,7 +1,7 @@
 """`egobench run`: edit every pair of a benchmark with one or more methods into run folders.
 
-A run folder is resumable: pairs already marked `done` in results.csv (with their edited image on
-disk) are skipped, a failing pair is recorded and the run goes on, and every file is written
+A run folder is resumable. Pairs already marked `done` in results.csv (with their edited image on
+disk) are skipped, and a failing pair is recorded while the run goes on. Every file is written
 atomically, so an interrupted run loses nothing that finished.
 """
 
@@ -52,7 +52,7 @@ class RunRequest:
 
 @dataclass
 class RunOutcome:
-    """How one run folder ended."""
+    """Counts of done, failed and skipped pairs in one run folder, with the failures' messages."""
 
     run_dir: Path
     done: int
@@ -85,7 +85,7 @@ def run_preset(request: RunRequest) -> RunOutcome:
     previous = _read_manifest(run_dir)
     if previous is not None and previous.get("fingerprint") != fingerprint:
         raise ConfigError(
-            f"{run_dir / MANIFEST}: this folder holds a run with other settings; choose a new --out or delete the folder"
+            f"{run_dir / MANIFEST}: the folder contains a run with different settings; choose a new --out or delete the folder"
         )
 
     results = _read_results(run_dir)
