@@ -41,7 +41,7 @@ _FEATURE_PROMPTS = ("target", "reference", "empty")
 
 @dataclass
 class IterationRecord:
-    """What one optimisation step did, kept for the pair's trace file."""
+    """The energies and gradient norms of one optimisation step, written to the pair's trace file."""
 
     iteration: int
     timestep: int
