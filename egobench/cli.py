@@ -9,7 +9,7 @@ import click
 from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
-from egobench.methods.listing import list_group
+from egobench.listing import list_group
 from egobench.sweep import sweep_command
 
 

@@ -1,4 +1,8 @@
-"""`egobench list methods`: every preset with its method and whether it can run on this machine."""
+"""`egobench list methods`: every preset with its method and whether it can run on this machine.
+
+The method registry is imported inside the functions, because importing it loads torch and
+diffusers, and every other command would pay for that at start-up.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,6 @@ from rich.table import Table
 
 from egobench.config import list_presets, load_preset
 from egobench.errors import EgobenchError
-from egobench.methods import method_class, registered_methods
-from egobench.methods.base import EditMethod
 
 READY = "ready"
 
@@ -31,6 +33,8 @@ class MethodStatus:
 
 def method_statuses() -> list[MethodStatus]:
     """Return one row per preset in the preset folders, then one per registered method that has no preset."""
+    from egobench.methods import method_class, registered_methods
+
     rows = []
     named_by_presets = set()
     for preset in list_presets():
@@ -49,21 +53,21 @@ def method_statuses() -> list[MethodStatus]:
     return rows
 
 
-def _row(preset: str, cls: type[EditMethod], config: dict) -> MethodStatus:
+def _row(preset: str, cls: type, config: dict) -> MethodStatus:
     ready, step = check_availability(cls, config)
     status = READY if ready else getattr(cls, "missing_status", "needs weights")
     description = config.get("description") or _summary(cls)
     return MethodStatus(preset, cls.name, status, "" if ready else step, description)
 
 
-def check_availability(cls: type[EditMethod], config: dict) -> tuple[bool, str]:
+def check_availability(cls: type, config: dict) -> tuple[bool, str]:
     """Call `cls.availability`, passing the preset's settings when it accepts them."""
     if inspect.signature(cls.availability).parameters:
         return cls.availability(config)
     return cls.availability()
 
 
-def _summary(cls: type[EditMethod]) -> str:
+def _summary(cls: type) -> str:
     doc = inspect.getdoc(cls) or ""
     return doc.splitlines()[0] if doc else ""
 
@@ -74,7 +78,7 @@ def list_group() -> None:
 
 
 @list_group.command("methods")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows, with descriptions, as a JSON list instead of a table.")
 def list_methods(as_json: bool) -> None:
     """Show every method preset, whether it can run here and, if not, the step that makes it available."""
     rows = method_statuses()
@@ -83,9 +87,18 @@ def list_methods(as_json: bool) -> None:
         return
 
     table = Table(show_lines=False)
-    for column in ("preset", "method", "status", "to make it available"):
-        table.add_column(column, overflow="fold")
+    # Cells stay on one line each, so that every row can be found by grep; the steps follow the
+    # table as whole lines, because a narrow column would break them mid-word.
+    for column in ("preset", "method", "status"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         style = "green" if row.status == READY else "yellow"
-        table.add_row(row.preset or "-", row.method, f"[{style}]{row.status}[/{style}]", row.step)
-    Console().print(table)
+        table.add_row(row.preset or "-", row.method, f"[{style}]{row.status}[/{style}]")
+
+    console = Console()
+    console.print(table)
+    steps = [row for row in rows if row.status != READY]
+    if steps:
+        console.print("To make a method available:")
+        for row in steps:
+            console.print(f"  {row.preset or row.method}: {row.step}", markup=False, highlight=False, soft_wrap=True)
