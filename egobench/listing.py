@@ -87,7 +87,7 @@ def list_methods(as_json: bool) -> None:
         return
 
     table = Table(show_lines=False)
-    # Cells stay on one line each, so that every row can be found by grep; the steps follow the
+    # Cells stay on one line each, so that every row can be found by grep. The steps follow the
     # table as whole lines, because a narrow column would break them mid-word.
     for column in ("preset", "method", "status"):
         table.add_column(column, no_wrap=True)

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
+
+from egobench.cli import main
 
 from egobench.errors import ConfigError, InputError
 from egobench.methods import create_method
 from egobench.methods.external import BATCH_SCHEMA, AnyDoorMethod, ExternalMethodError
+from tests.helpers import dreamedit_layout
 from tests.methods_pairs import REFERENCE_OBJECT, synthetic_pair
 
 PAIR_IDS = ["cat-found0-00", "cat-found1-01", "dog-found0-00"]
@@ -250,3 +254,39 @@ def test_unsafe_pair_id_rejected(tmp_path, edit_script):
 
     with pytest.raises(InputError, match=r"pair id '\.\./escape' cannot be used as a file name"):
         method.edit(synthetic_pair("../escape"), seed=0)
+
+
+def test_runner_command_then_import(tmp_path, edit_script):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 3})
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(edit_script))} {{inputs_json}} --seed {{seed}}"
+    common = ["run", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", "--seed", "2"]
+
+    by_command = CliRunner().invoke(
+        main,
+        [*common, "--method", "anydoor", "--out", str(tmp_path / "command-run"), "--set", f"anydoor.command={json.dumps(command)}",
+         "--set", "anydoor.resolution=64", "--set", f"anydoor.work_dir={tmp_path / 'work'}"],
+        catch_exceptions=False,
+    )
+
+    assert by_command.exit_code == 0, by_command.output
+    edited = sorted((tmp_path / "command-run" / "pairs").glob("*/edited.png"))
+    assert len(edited) == 3
+    import_dir = tmp_path / "edits"
+    import_dir.mkdir()
+    for path in edited:
+        (import_dir / f"{path.parent.name}.png").write_bytes(path.read_bytes())
+
+    by_import = CliRunner().invoke(
+        main,
+        [*common, "--method", "pair", "--out", str(tmp_path / "import-run"), "--set", f"pair.import_dir={import_dir}",
+         "--set", "pair.resolution=64"],
+        catch_exceptions=False,
+    )
+
+    assert by_import.exit_code == 0, by_import.output
+    for path in edited:
+        imported = tmp_path / "import-run" / "pairs" / path.parent.name / "edited.png"
+        assert np.array_equal(np.asarray(Image.open(imported)), np.asarray(Image.open(path)))
+        # The script filled the source mask with the reference object's colour, so the edit differs from the source.
+        source = tmp_path / "command-run" / "pairs" / path.parent.name / "source.png"
+        assert not np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(source)))

@@ -41,9 +41,9 @@ class PaintByExampleMethod(EditMethod):
     """Paint-by-Example through `diffusers.PaintByExamplePipeline`.
 
     Settings (`pbe:` section): `model` (hub id or local folder), `download` (allow fetching
-    `model` from the hub), `resolution` (pixels), `steps`, `guidance_scale`, `pad_reference`
-    (pad the object crop to a square so that CLIP's centre crop keeps all of it), and `tiny`,
-    the `resolution` and `steps` used with `--model tiny`. Any other `--model` names Stable
+    `model` from the hub), `resolution` (pixels), `steps` and `guidance_scale`. `pad_reference`
+    pads the object crop to a square so that CLIP's centre crop keeps all of it, and `tiny`
+    holds the `resolution` and `steps` used with `--model tiny`. Any other `--model` names Stable
     Diffusion weights for the SD-based methods of the same run, and this method ignores it.
     """
 
@@ -145,10 +145,11 @@ def resolve_model_folder(model: str, download: bool) -> Path:
 def load_pipeline(folder: Path, device: torch.device):
     """Load `PaintByExamplePipeline` from a local diffusers folder, each component through its own class.
 
-    NOTE: diffusers 0.42 moved the pipeline to `pipelines.deprecated`, and its `from_pretrained`
-    can no longer resolve the image encoder that checkpoints list as `paint_by_example` in
-    model_index.json (Fantasy-Studio/Paint-by-Example does). So the components are loaded one by
-    one from their subfolders and handed to the pipeline's constructor.
+    NOTE: in diffusers 0.42 the pipeline lives in `pipelines.deprecated`, and its `from_pretrained`
+    fails on the image encoder whether model_index.json names its library `paint_by_example` (as
+    diffusers releases that kept the pipeline in `pipelines.paint_by_example` saved it) or
+    `diffusers` (as 0.42 saves it). Both were tried. So each component is loaded from its
+    subfolder and handed to the pipeline's constructor.
     """
     import diffusers
     from diffusers import AutoencoderKL, PaintByExamplePipeline, UNet2DConditionModel
@@ -184,7 +185,7 @@ def tiny_model_folder() -> Path:
     try:
         build_tiny_pipeline().save_pretrained(staging)
         _write_hub_model_index(staging)
-        # A folder appears under its final name only complete; a concurrent builder's copy is equivalent.
+        # The folder gets its final name only once complete. A concurrent build that won the race is identical.
         try:
             os.rename(staging, folder)
         except OSError:
@@ -199,9 +200,9 @@ def tiny_model_folder() -> Path:
 def build_tiny_pipeline():
     """Build a Paint-by-Example pipeline with Paint-by-Example's architecture and random weights.
 
-    The UNet takes 9 input channels (4 latent + 1 mask + 4 masked-image latent) like the real one;
-    the VAE halves the resolution once, and the CLIP vision encoder reads 32 x 32 crops. Weights
-    are drawn from a fixed seed, so every build is identical.
+    Like the real UNet, this one takes 9 input channels: 4 latent, 4 masked-image latent and 1
+    mask. The VAE halves the resolution once, and the CLIP vision encoder reads 32 x 32 crops.
+    Weights are drawn from a fixed seed, so every build is identical.
     """
     from diffusers import AutoencoderKL, PaintByExamplePipeline, PNDMScheduler, UNet2DConditionModel
     from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
@@ -253,8 +254,8 @@ def build_tiny_pipeline():
 
 
 def _write_hub_model_index(folder: Path) -> None:
-    # Name the image encoder's library as the published checkpoint does, so the miniature
-    # exercises the same loading path as the real weights.
+    # Name the image encoder's library as older diffusers releases saved it, so the miniature
+    # has the layout of published checkpoints rather than the one 0.42 writes.
     path = folder / "model_index.json"
     index = json.loads(path.read_text(encoding="utf-8"))
     index["image_encoder"] = ["paint_by_example", "PaintByExampleImageEncoder"]
