@@ -47,7 +47,7 @@ def test_run_writes_run_folder_and_resumes(tmp_path):
             assert edited.size == (128, 128)
         with Image.open(folder / "strip.png") as strip:
             assert strip.size == (5 * 128, 128)
-        for name in ("source.png", "reference.png", "source_mask.png", "reference_mask.png", "trace.csv"):
+        for name in ("source.png", "reference.png", "source_mask.png", "reference_mask.png", "trace.csv", "pair.json"):
             assert (folder / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for key in ("config", "seed", "versions", "model", "device", "git_commit", "started_at", "finished_at"):
