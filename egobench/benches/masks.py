@@ -75,12 +75,22 @@ class GrabCutSegmenter(Segmenter):
     """OpenCV GrabCut seeded with a box: needs no weights.
 
     Without a box, the seed box covers the central `box_fraction` of each side, which suits
-    object-centric photos such as DreamBooth's. GrabCut runs on a copy downscaled to `work_size`
-    pixels on the long side; the mask is scaled back to the image.
+    object-centric photos such as DreamBooth's. GrabCut is unstable on some photos: a small change
+    of the box can turn a good mask into an empty one. So when the mask covers less than
+    `MIN_MASK_FRACTION` or more than `MAX_MASK_FRACTION` of the image, it is computed again with each
+    of `retry_box_fractions` in turn, and the first usable mask wins. GrabCut runs on a copy
+    downscaled to `work_size` pixels on the long side; the mask is scaled back to the image.
     """
 
-    def __init__(self, box_fraction: float = 0.8, iterations: int = 5, work_size: int = 256):
+    def __init__(
+        self,
+        box_fraction: float = 0.8,
+        retry_box_fractions: tuple[float, ...] = (0.9, 0.65),
+        iterations: int = 5,
+        work_size: int = 256,
+    ):
         self.box_fraction = box_fraction
+        self.retry_box_fractions = tuple(retry_box_fractions)
         self.iterations = iterations
         self.work_size = work_size
 
@@ -91,29 +101,38 @@ class GrabCutSegmenter(Segmenter):
         pixels = cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2BGR)
         small_height, small_width = pixels.shape[:2]
 
-        if box is None:
-            margin_x = round(small_width * (1 - self.box_fraction) / 2)
-            margin_y = round(small_height * (1 - self.box_fraction) / 2)
-            left, top, right, bottom = margin_x, margin_y, small_width - margin_x, small_height - margin_y
+        if box is not None:
+            small_box = tuple(round(value * scale) for value in box)
+            small_mask = self._grabcut(pixels, small_box)
         else:
-            left, top, right, bottom = (round(value * scale) for value in box)
+            for fraction in (self.box_fraction, *self.retry_box_fractions):
+                margin_x = round(small_width * (1 - fraction) / 2)
+                margin_y = round(small_height * (1 - fraction) / 2)
+                small_box = (margin_x, margin_y, small_width - margin_x, small_height - margin_y)
+                small_mask = self._grabcut(pixels, small_box)
+                if MIN_MASK_FRACTION <= small_mask.mean() <= MAX_MASK_FRACTION:
+                    break
+
+        mask_image = Image.fromarray(small_mask.astype(np.uint8) * 255, mode="L")
+        return np.asarray(mask_image.resize((width, height), Image.Resampling.NEAREST)) >= 128
+
+    def _grabcut(self, pixels: np.ndarray, box: Box) -> np.ndarray:
+        height, width = pixels.shape[:2]
+        left, top, right, bottom = box
         # GrabCut needs some pixels outside the box to model the background.
         left, top = max(1, left), max(1, top)
-        right, bottom = min(small_width - 1, right), min(small_height - 1, bottom)
+        right, bottom = min(width - 1, right), min(height - 1, bottom)
         if right - left < 2 or bottom - top < 2:
             return np.zeros((height, width), dtype=bool)
 
         # GrabCut's Gaussian mixtures are randomly initialised; a fixed seed keeps masks identical across runs.
         cv2.setRNGSeed(0)
-        labels = np.zeros((small_height, small_width), np.uint8)
+        labels = np.zeros((height, width), np.uint8)
         background_model = np.zeros((1, 65), np.float64)
         foreground_model = np.zeros((1, 65), np.float64)
         rect = (left, top, right - left, bottom - top)
         cv2.grabCut(pixels, labels, rect, background_model, foreground_model, self.iterations, cv2.GC_INIT_WITH_RECT)
-        small_mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-
-        mask_image = Image.fromarray(small_mask.astype(np.uint8) * 255, mode="L")
-        return np.asarray(mask_image.resize((width, height), Image.Resampling.NEAREST)) >= 128
+        return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
 def read_mask(path: str | Path) -> np.ndarray:
@@ -163,4 +182,5 @@ def check_mask(mask: np.ndarray, what: str) -> None:
     if fraction > MAX_MASK_FRACTION:
         raise InputError(f"{what}: mask covers {fraction:.1%} of the image; provide a tighter mask")
     if fraction < MIN_MASK_FRACTION:
-        raise InputError(f"{what}: mask covers only {fraction:.2%} of the image; provide a larger mask")
+        shown = f"{fraction:.2%}" if fraction >= 0.0001 else "less than 0.01%"
+        raise InputError(f"{what}: mask covers only {shown} of the image; provide a larger mask")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from egobench.benches.rle import encode_rle
 
 # Pairs of (subject, number of foundN images); cat has an odd count on purpose.
 DREAMEDIT_SUBJECTS = {"dog3": 4, "cat": 5, "backpack_dog": 2}
+SUBJECT_CLASSES = {"dog3": "dog", "cat": "cat", "backpack_dog": "backpack", "dog": "dog"}
 
 
 def object_photo(size: tuple[int, int] = (96, 72), seed: int = 0) -> Image.Image:
@@ -51,7 +53,7 @@ def build_dreamedit_folder(root: Path, subjects: dict[str, int] = DREAMEDIT_SUBJ
             seed += 1
             object_photo((80, 80), seed=seed).save(photos / f"{number:02d}.jpg", quality=90)
     (subjects_root / "classes.csv").write_text(
-        "subject_name,class\n" + "".join(f"{subject},{subject.rstrip('0123456789')}\n" for subject in subjects)
+        "subject_name,class\n" + "".join(f"{subject},{SUBJECT_CLASSES[subject]}\n" for subject in subjects)
     )
     return data_root, subjects_root
 
@@ -68,6 +70,12 @@ def pie_entry(image_path: str, blended_word: str, mask, editing_type_id: str = "
         "blended_word": blended_word,
         "mask": mask,
     }
+
+
+@functools.lru_cache(maxsize=None)
+def encoded_disc(index: int) -> tuple[int, ...]:
+    """Return `disc_mask(index)` run-length encoded; cached because many tests build the same folder."""
+    return tuple(encode_rle(disc_mask(index)))
 
 
 def disc_mask(index: int, shape=(512, 512)) -> np.ndarray:
@@ -87,18 +95,18 @@ def build_piebench_folder(root: Path, categories: int = 60, write_images: bool =
     def add(image_id: str, blended_word: str, mask, editing_type_id: str = "1") -> None:
         relative = f"1_change_object_80/{image_id}.jpg"
         if write_images:
-            Image.new("RGB", (64, 64), (int(image_id[-3:]) % 256, 90, 160)).save(images / f"{image_id}.jpg")
+            Image.new("RGB", (512, 512), (int(image_id[-3:]) % 256, 90, 160)).save(images / f"{image_id}.jpg")
         mapping[image_id] = pie_entry(relative, blended_word, mask, editing_type_id)
 
     for index in range(categories):
-        add(f"1{index:011d}", f"object{_letters(index)} thing{_letters(index)}", encode_rle(disc_mask(index)))
+        add(f"1{index:011d}", f"object{_letters(index)} thing{_letters(index)}", list(encoded_disc(index)))
     # Second images of the first five categories, so categories do not map one-to-one to images.
     for index in range(5):
-        add(f"2{index:011d}", f"object{_letters(index)} other", encode_rle(disc_mask(index + 7)))
+        add(f"2{index:011d}", f"object{_letters(index)} other", list(encoded_disc(index + 7)))
     # Entries that must never be chosen: no word, a background edit, an ambiguous phrase, an empty mask.
-    add("900000000001", "", encode_rle(disc_mask(1)))
-    add("900000000002", "sky sunset", encode_rle(disc_mask(2)), editing_type_id="8")
-    add("900000000003", "red old car", encode_rle(disc_mask(3)))
+    add("900000000001", "", list(encoded_disc(1)))
+    add("900000000002", "sky sunset", list(encoded_disc(2)), editing_type_id="8")
+    add("900000000003", "red old car", list(encoded_disc(3)))
     add("900000000004", "lonelyword other", [])
     (root / "mapping_file.json").write_text(json.dumps(mapping))
     return root
