@@ -84,8 +84,8 @@ class Bench(ABC):
     """
 
     name: str = ""
-    # What one group of pairs is called in summaries (a DreamEditBench subject, a PIE-Bench category).
-    group_label: str = "group"
+    # Plural noun for the groups of pairs in summaries (DreamEditBench subjects, PIE-Bench categories).
+    groups_label: str = "groups"
 
     def __init__(self, segmenter: Segmenter | str = "grabcut"):
         self.segmenter = create_segmenter(segmenter) if isinstance(segmenter, str) else segmenter
@@ -98,7 +98,7 @@ class Bench(ABC):
     def read_image(self, key: str) -> tuple[Image.Image, bytes]:
         """Return the RGB image stored under `key` at its original size, and the file's bytes."""
 
-    def read_given_mask(self, key: str, size: tuple[int, int]) -> np.ndarray | None:
+    def read_given_mask(self, key: str, size: tuple[int, int]) -> np.ndarray:
         """Return the data set's own boolean mask for a mask key, at `size` (width, height).
 
         The default reads `key` as a mask file; benchmarks with masks inside their annotation files
@@ -129,12 +129,12 @@ class Bench(ABC):
         references = {pair.reference_image for pair in pairs}
         line = f"{len(pairs)} pairs"
         if groups:
-            line += f" over {len(groups)} {self.group_label}s"
+            line += f" over {len(groups)} {self.groups_label}"
         line += f"; {len(sources)} distinct source images, {len(references)} distinct reference images"
         return [line]
 
     def _load_side(
-        self, image_key: str, mask_key: str | None, box: Box | None, resolution: int, cache: MaskCache | None, what: str
+        self, image_key: str, mask_key: str | None, box: Box | None, resolution: int, cache: MaskCache | None, label: str
     ) -> tuple[Image.Image, np.ndarray]:
         image, image_bytes = self.read_image(image_key)
         square = resize_center_crop(image, resolution)
@@ -144,7 +144,7 @@ class Bench(ABC):
         else:
             mask = self._segment(image, image_bytes, box, resolution, cache)
 
-        check_mask(mask, f"{what} mask")
+        check_mask(mask, f"{label} mask")
         return square, mask
 
     def _segment(
@@ -156,8 +156,8 @@ class Bench(ABC):
             if cached is not None:
                 return cached
 
-        # The segmenter sees the whole original image so that a box given in its pixels stays valid;
-        # its mask then goes through the same crop and resize as the image.
+        # The segmenter receives the whole original image, so that a box given in its pixels stays
+        # valid. Its mask then goes through the same crop and resize as the image.
         mask = mask_to_square(self.segmenter(image, box), resolution)
 
         if cache is not None:

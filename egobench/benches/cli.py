@@ -59,25 +59,25 @@ def list_command() -> None:
 @click.option("--resolution", type=click.IntRange(min=16), default=512, show_default=True, help="Strip panel size in pixels.")
 def show_command(name, data_root, subjects, pairing, manifest, seed, output_format, limit, strips, resolution) -> None:
     """Print the edit pairs of benchmark NAME as a table or as CSV."""
-    given = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest, "seed": seed}
-    benchmark = create_bench(name, **{key: value for key, value in given.items() if value is not None})
+    options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest, "seed": seed}
+    benchmark = create_bench(name, **{key: value for key, value in options.items() if value is not None})
     pairs = benchmark.pairs()
-    shown = pairs[:limit] if limit else pairs
+    listed = pairs[:limit] if limit else pairs
 
     if output_format == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for pair in shown:
+        for pair in listed:
             writer.writerow(pair.to_row())
     else:
         roots = [root for root in (data_root, subjects, manifest and str(Path(manifest).parent)) if root]
-        _stdout_console().print(_pairs_table(shown, roots))
+        _stdout_console().print(_pairs_table(listed, roots))
 
     for line in benchmark.summary(pairs):
         log_console.print(line, markup=False, highlight=False)
 
     if strips:
-        _write_strips(benchmark, shown, Path(strips), resolution)
+        _write_strips(benchmark, listed, Path(strips), resolution)
 
 
 def _stdout_console() -> Console:

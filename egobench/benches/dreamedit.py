@@ -3,16 +3,16 @@
 The data root is one of
 - the local layout `replacement_source/<subject>/foundN.jpg` (DreamEditBench's own folders),
 - `hf:tianleliphoebe/DreamEditBench_SelfContained`, read through `datasets`,
-- a folder holding that dataset saved with `save_to_disk`, or a copy of its hub repository.
+- a folder containing that dataset saved with `save_to_disk`, or a copy of its hub repository.
 
 Pairings (`--pairing`):
 - `swap` (default): inside a subject, foundN images are taken two by two in file-number order
   (found0 with found1, found2 with found3, ...) and each couple is exchanged both ways. This is
-  our reading of "images exchanged two by two": disjoint couples rather than every pair, so a
-  subject of n images gives n edits and each image is a source once and a reference once, like
-  DreamEditBench's own protocol where each source image is edited once. Couples follow file
-  numbers because that needs no seed and anyone can rebuild it from the file names. With an odd
-  count, the last three images rotate (see `pairing.swap_pairs`), so no image is left out.
+  our reading of "images exchanged two by two": disjoint couples rather than every pair. A subject
+  of n images then gives n edits, and each image is a source once and a reference once, as in
+  DreamEditBench's own replacement task, where each source image is edited once. Couples follow
+  file numbers because that needs no seed and anyone can rebuild them from the file names. With an
+  odd count, the last three images rotate (see `pairing.swap_pairs`), so no image is left out.
 - `all`: every ordered pair of distinct images in a subject, n * (n - 1) edits.
 - `subject`: each source image edited toward a photo of the DreamBooth subject itself, the k-th
   source toward photo k modulo the number of photos (from `--subjects`, or from the dataset's
@@ -62,7 +62,7 @@ class SourceImage:
 class DreamEditBench(Bench):
     """DreamEditBench subject replacement (local folders or the Hugging Face dataset)."""
 
-    group_label = "subject"
+    groups_label = "subjects"
 
     def __init__(
         self,
@@ -205,8 +205,10 @@ class DreamEditBench(Bench):
             numbers = [number for number, _ in numbered]
             if len(set(numbers)) != len(numbers):
                 raise InputError(f"{folder}: two files share one foundN number; keep one image per number")
-            if numbered:
-                groups[folder.name] = [SourceImage(stem=f"found{number}", key=str(path)) for number, path in numbered]
+            if not numbered:
+                logger.warning("%s: no foundN images, so the subject has no pair", folder)
+                continue
+            groups[folder.name] = [SourceImage(stem=f"found{number}", key=str(path)) for number, path in numbered]
         return groups
 
     def _hub_groups(self) -> dict[str, list[SourceImage]]:

@@ -34,17 +34,16 @@ _FOUND_IN_IDENTIFIER = re.compile(r"found(\d+)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class HubRow:
-    """One subject-replacement row: its subject, its `foundN` name and its prompts."""
+    """One subject-replacement row: its subject, its `foundN` name and its source prompt."""
 
     index: int
     subject: str
     stem: str
     source_prompt: str
-    target_prompt: str
 
 
 def is_hub_dataset_folder(folder: Path) -> bool:
-    """Tell whether `folder` holds a dataset saved by `save_to_disk` or a copy of a hub dataset repository."""
+    """Tell whether `folder` contains a dataset saved by `save_to_disk` or a copy of a hub dataset repository."""
     if (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file():
         return True
     return any(folder.glob("*.parquet")) or any(folder.glob("data/*.parquet"))
@@ -112,25 +111,27 @@ class DreamEditHubDataset:
 
     def _replacement_rows(self) -> list[HubRow]:
         table = self.dataset.select_columns(
-            [c for c in (self.subject_column, "task_type", "identifier", "source_prompt", "target_prompt") if c in self.dataset.column_names]
+            [name for name in (self.subject_column, "task_type", "identifier", "source_prompt") if name in self.dataset.column_names]
         ).to_dict()
         count = len(table[self.subject_column])
         task_types = table.get("task_type", [None] * count)
-        kept = [index for index in range(count) if task_types[index] is None or "replac" in str(task_types[index]).lower()]
-        if not kept:
+        replacement_indices = [
+            index for index in range(count) if task_types[index] is None or "replac" in str(task_types[index]).lower()
+        ]
+        if not replacement_indices:
             found = sorted({str(value) for value in task_types})
             raise InputError(f"{self.location}: no subject-replacement rows (task_type values: {', '.join(found)})")
 
         rows = []
         position_in_subject: dict[str, int] = {}
-        for index in kept:
+        for index in replacement_indices:
             subject = str(table[self.subject_column][index]).strip()
             position = position_in_subject.get(subject, 0)
             position_in_subject[subject] = position + 1
 
-            # NOTE: the dataset has no file-name column. A `foundN` in `identifier` wins; otherwise
-            # the k-th replacement row of a subject is taken to be foundk, assuming the rows keep
-            # the folder's found0..found9 order (not checked against the published dataset).
+            # NOTE: the dataset has no file-name column. A `foundN` in `identifier` wins. Otherwise the
+            # k-th replacement row of a subject is taken to be foundk, which assumes that the rows keep
+            # the folder's found0..found9 order. This is not checked against the published dataset.
             match = _FOUND_IN_IDENTIFIER.search(str(table.get("identifier", [""] * count)[index] or ""))
             number = int(match.group(1)) if match else position
 
@@ -140,14 +141,13 @@ class DreamEditHubDataset:
                     subject=subject,
                     stem=f"found{number}",
                     source_prompt=str(table.get("source_prompt", [""] * count)[index] or ""),
-                    target_prompt=str(table.get("target_prompt", [""] * count)[index] or ""),
                 )
             )
         return rows
 
 
 def _open_dataset(location: str | Path):
-    # Imported here because `datasets` takes a second to import and only this path needs it.
+    # Imported here because importing `datasets` takes about half a second and only this path needs it.
     import datasets
 
     text = str(location)

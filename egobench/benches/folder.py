@@ -1,13 +1,13 @@
 """A user's own edit pairs, listed in a CSV or JSONL manifest.
 
 Columns (CSV header or JSON keys):
-- required: `source_image`, `reference_image`, `source_class`, `reference_class`;
-- optional: `pair_id` (default `<source stem>-<reference stem>`), `source_prompt`,
-  `reference_prompt` (default `a photo of a <class>`), `target_prompt` (default: the source
-  prompt with the source class replaced by the reference class), `source_mask`,
-  `reference_mask` (mask image files; without one the segmenter computes the mask),
-  `source_box`, `reference_box` (`left,top,right,bottom` in pixels of the original image, to
-  seed the segmenter).
+- required: `source_image`, `reference_image`, `source_class`, `reference_class`.
+- `pair_id`: default `<source stem>-<reference stem>`.
+- `source_prompt`, `reference_prompt`: default `a photo of a <class>`.
+- `target_prompt`: default, the source prompt with the source class replaced by the reference class.
+- `source_mask`, `reference_mask`: mask image files. Without one, the segmenter computes the mask.
+- `source_box`, `reference_box`: `left,top,right,bottom` in pixels of the original image, to seed
+  the segmenter.
 
 Paths are relative to the manifest's folder, which is the data root unless `--data-root` names
 another; a path that leaves the data root is rejected. Validation reads every row first and then
@@ -55,7 +55,7 @@ _PAIR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 class FolderBench(Bench):
     """Your own pairs from a CSV or JSONL manifest (`--manifest`, or pairs.csv/pairs.jsonl in `--data-root`)."""
 
-    group_label = "source class"
+    groups_label = "source classes"
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Object masks: read from files, or computed by a segmenter when the benchmark has none.
 
 Segmenters live in a registry like the benchmarks: `@register_segmenter("NAME")` makes a class
-available to `create_segmenter("NAME")`. The default, GrabCut, needs no weights; a learned segmenter
+available to `create_segmenter("NAME")`. The default, GrabCut, needs no weights. A learned segmenter
 (SAM, a U^2-Net salient-object model) would subclass `Segmenter`, load its weights in `__init__` and
 register itself the same way.
 """
@@ -174,13 +174,13 @@ def binarize_mask(array: np.ndarray) -> np.ndarray:
     return array > peak / 2
 
 
-def check_mask(mask: np.ndarray, what: str) -> None:
-    """Reject empty, nearly full and tiny masks with a message naming `what` (a pair id and role)."""
+def check_mask(mask: np.ndarray, label: str) -> None:
+    """Raise `InputError` for an empty, nearly full or tiny mask; the message starts with `label` (pair id and role)."""
     fraction = float(mask.mean()) if mask.size else 0.0
     if fraction == 0.0:
-        raise InputError(f"{what}: mask is empty; provide a mask file or a different image")
+        raise InputError(f"{label}: mask is empty; provide a mask file or a different image")
     if fraction > MAX_MASK_FRACTION:
-        raise InputError(f"{what}: mask covers {fraction:.1%} of the image; provide a tighter mask")
+        raise InputError(f"{label}: mask covers {fraction:.1%} of the image; provide a tighter mask")
     if fraction < MIN_MASK_FRACTION:
-        shown = f"{fraction:.2%}" if fraction >= 0.0001 else "less than 0.01%"
-        raise InputError(f"{what}: mask covers only {shown} of the image; provide a larger mask")
+        percentage = f"{fraction:.2%}" if fraction >= 0.0001 else "less than 0.01%"
+        raise InputError(f"{label}: mask covers only {percentage} of the image; provide a larger mask")

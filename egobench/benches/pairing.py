@@ -12,7 +12,7 @@ PAIRINGS_WITHIN_GROUP = ("swap", "all")
 def swap_pairs(count: int) -> list[tuple[int, int]]:
     """Take the images two by two in order and exchange each couple both ways.
 
-    Images 0 and 1 form a couple, then 2 and 3, and so on; each couple gives two edits (0 toward 1
+    Images 0 and 1 form a couple, then 2 and 3, and so on. Each couple gives two edits (0 toward 1
     and 1 toward 0). So every image is a source exactly once and a reference exactly once, and a
     group of n images gives n edits.
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from egobench.errors import InputError
 
 
-def path_inside(root: str | Path, value: str, what: str) -> Path:
+def path_inside(root: str | Path, value: str, label: str) -> Path:
     """Return `value` (relative to `root`, or absolute) as an absolute path inside `root`.
 
-    Raise `InputError` naming `what` when the path leaves the root, for example through `..`.
+    Raise `InputError` starting with `label` when the path leaves the root, for example through `..`.
     The check is on the normalised path, so a symbolic link inside the root that points elsewhere
     is followed on purpose: users link large image folders into a data root.
     """
@@ -19,7 +19,7 @@ def path_inside(root: str | Path, value: str, what: str) -> Path:
     text = value.replace("\\", "/") if os.sep == "/" else value
     path = Path(os.path.normpath(root / text))
     if path != root and root not in path.parents:
-        raise InputError(f"{what}: path {value!r} leaves the data root {root}; use a path inside it")
+        raise InputError(f"{label}: path {value!r} leaves the data root {root}; use a path inside it")
     return path
 
 

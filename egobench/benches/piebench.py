@@ -1,6 +1,6 @@
 """PIE-Bench cross-class swaps: 50 images of distinct object categories, paired at random.
 
-The data root holds PIE-Bench's `mapping_file.json` and `annotation_images/`. Each entry of the
+The data root contains PIE-Bench's `mapping_file.json` and `annotation_images/`. Each entry of the
 mapping file names an image (`image_path`, relative to `annotation_images/`), its prompts, its
 editing type and `blended_word`: the source object word and the target word separated by a space.
 Its `mask` is the run-length mask of the object (see `rle`).
@@ -180,7 +180,7 @@ def select_cross_class_pairs(entries: list[PieEntry], count: int, seed: int) -> 
     if len(categories) < count:
         raise InputError(
             f"only {len(categories)} usable object categories in {MAPPING_FILE}, {count} needed; "
-            "check the blended_word and mask fields or lower the count"
+            "check its blended_word, editing_type_id and mask fields"
         )
 
     rng = random.Random(seed)
@@ -191,8 +191,9 @@ def select_cross_class_pairs(entries: list[PieEntry], count: int, seed: int) -> 
 
 
 def _stable_index(size: int, rng: random.Random) -> int:
-    # `random.random()` is the one `Random` method whose sequence Python promises not to change
-    # across versions (`randrange`, `shuffle` and `sample` may), so every draw goes through it.
+    # `random.random()` is the one `Random` method whose sequence Python guarantees across versions
+    # (Python docs, random module, "Notes on Reproducibility"). `randrange`, `shuffle` and `sample`
+    # may change, so every draw goes through `random()`.
     return min(int(rng.random() * size), size - 1)
 
 
@@ -226,7 +227,7 @@ def target_prompt(entry: PieEntry, reference_word: str) -> str:
 class PieBench(Bench):
     """PIE-Bench cross-class swaps: 50 images of distinct object categories, each edited toward another's object."""
 
-    group_label = "category"
+    groups_label = "categories"
 
     def __init__(
         self,

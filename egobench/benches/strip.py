@@ -7,7 +7,7 @@ from PIL import Image
 
 from egobench.benches.base import LoadedPair
 
-# Share of brightness kept outside the mask, so the object stands out while the scene stays readable.
+# Share of brightness kept outside the mask: the object is easy to see and the scene stays readable.
 _BACKGROUND_BRIGHTNESS = 0.3
 
 
@@ -15,8 +15,8 @@ def mask_overlay(image: Image.Image, mask: np.ndarray) -> Image.Image:
     """Return `image` with the masked object in colour and everything else dimmed and grey."""
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
     grey = pixels.mean(axis=2, keepdims=True).repeat(3, axis=2) * _BACKGROUND_BRIGHTNESS
-    shown = np.where(mask[:, :, None], pixels, grey)
-    return Image.fromarray(shown.round().astype(np.uint8), mode="RGB")
+    composite = np.where(mask[:, :, None], pixels, grey)
+    return Image.fromarray(composite.round().astype(np.uint8), mode="RGB")
 
 
 def pair_strip(loaded: LoadedPair, edited: Image.Image | None = None) -> Image.Image:

@@ -23,8 +23,12 @@ def _save(image, path, **options):
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "1", "CMYK", "I;16", "I", "F"])
 def test_any_mode_becomes_rgb(tmp_path, mode):
     base = object_photo((40, 30))
-    image = base.convert("L").convert(mode) if mode in ("I;16", "I", "F") else base.convert(mode)
-    suffix = ".jpg" if mode == "CMYK" else (".tiff" if mode in ("I", "F") else ".png")
+    if mode in ("I;16", "I", "F"):
+        image = base.convert("L").convert(mode)
+    else:
+        image = base.convert(mode)
+    # PNG cannot store CMYK, 32-bit integer or float pixels.
+    suffix = {"CMYK": ".jpg", "I": ".tiff", "F": ".tiff"}.get(mode, ".png")
     path = _save(image, tmp_path / f"image{suffix}")
 
     loaded, data = read_image_file(path)
@@ -74,7 +78,8 @@ def test_exif_orientation_applied(tmp_path):
 
     assert loaded.size == (20, 60)
     top = np.asarray(loaded)[2, 10]
-    assert top[2] > 150 and top[0] < 80
+    assert top[2] > 150
+    assert top[0] < 80
 
 
 def test_unreadable_image_error(tmp_path):

@@ -23,6 +23,15 @@ def test_fifty_pairs_distinct_categories(piebench_folder):
     assert all(pair.source_class != pair.reference_class for pair in pairs)
 
 
+def test_summary_counts_categories(piebench_folder):
+    bench = create_bench("piebench", data_root=str(piebench_folder), seed=3)
+
+    summary = bench.summary(bench.pairs())
+
+    assert summary[0] == "50 pairs over 50 categories; 50 distinct source images, 50 distinct reference images"
+    assert summary[1] == "seed: 3"
+
+
 def test_each_image_once_each_role(piebench_folder):
     pairs = create_bench("piebench", data_root=str(piebench_folder)).pairs()
     sources = Counter(pair.source_image for pair in pairs)
