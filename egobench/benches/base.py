@@ -78,7 +78,8 @@ class LoadedPair:
 class Bench(ABC):
     """A benchmark: reads files under a data root and lists its edit pairs with stable ids.
 
-    Subclasses implement `pairs`, `read_image` and, when the data set ships masks, `read_given_mask`.
+    Subclasses call `super().__init__(segmenter)` and implement `pairs`, `read_image` and, when the
+    data set ships masks, `read_given_mask`.
     `load` then applies one mask order to every benchmark: the data set's own mask, else a mask
     file, else the segmenter, whose masks are cached by image content and resolution.
     """

@@ -139,3 +139,17 @@ def test_module_entry_point():
 
     assert completed.returncode == 0
     assert "piebench" in completed.stdout
+
+
+def test_show_piebench_seeded_csv(piebench_folder):
+    arguments = ["bench", "show", "piebench", "--data-root", str(piebench_folder), "--format", "csv"]
+
+    first = _invoke(*arguments, "--seed", "3")
+    again = _invoke(*arguments, "--seed", "3")
+    other = _invoke(*arguments, "--seed", "4")
+
+    assert first.exit_code == 0, first.output
+    assert len(list(csv.DictReader(io.StringIO(first.stdout)))) == 50
+    assert again.stdout == first.stdout
+    assert other.stdout != first.stdout
+    assert "50 pairs over 50 categories" in first.stderr

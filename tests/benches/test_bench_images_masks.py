@@ -93,8 +93,10 @@ def test_unreadable_image_error(tmp_path):
 
 
 def test_missing_image_error(tmp_path):
-    with pytest.raises(InputError, match="absent.jpg: image not found"):
+    with pytest.raises(InputError, match="absent.jpg: image not found") as error:
         read_image_file(tmp_path / "absent.jpg")
+
+    assert "\n" not in str(error.value)
 
 
 def test_crop_moves_mask_with_image():
@@ -138,8 +140,19 @@ def test_read_mask_palette_file(tmp_path):
 
 
 def test_read_mask_missing_error(tmp_path):
-    with pytest.raises(InputError, match="mask not found"):
+    with pytest.raises(InputError, match="none.png: mask not found") as error:
         read_mask(tmp_path / "none.png")
+
+    assert "\n" not in str(error.value)
+
+
+def test_read_mask_unreadable_error(tmp_path):
+    (tmp_path / "mask.png").write_bytes(b"\x89PNG truncated")
+
+    with pytest.raises(InputError, match="mask.png: not a readable mask image") as error:
+        read_mask(tmp_path / "mask.png")
+
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(
