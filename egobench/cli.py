@@ -99,3 +99,8 @@ def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[
         for preset in takers:
             routed[preset].append(override)
     return routed
+
+
+from egobench.benches.cli import bench  # noqa: E402
+
+main.add_command(bench)
