@@ -35,8 +35,8 @@ def main(verbose: int) -> None:
 def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
     options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
     options = {key: value for key, value in options.items() if value is not None}
-    if pairing is not None or manifest is not None:
-        options["seed"] = seed
+    # Every benchmark takes the seed: random pairings such as PIE-Bench's depend on it.
+    options["seed"] = seed
     return options
 
 
@@ -103,5 +103,8 @@ def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[
     return routed
 
 
+from egobench.benches.cli import bench  # noqa: E402
+
+main.add_command(bench)
 main.add_command(list_group)
 main.add_command(sweep_command)
