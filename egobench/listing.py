@@ -61,10 +61,8 @@ def _row(preset: str, cls: type, config: dict) -> MethodStatus:
 
 
 def check_availability(cls: type, config: dict) -> tuple[bool, str]:
-    """Call `cls.availability`, passing the preset's settings when it accepts them."""
-    if inspect.signature(cls.availability).parameters:
-        return cls.availability(config)
-    return cls.availability()
+    """Call `cls.availability` with the preset's settings."""
+    return cls.availability(config)
 
 
 def _summary(cls: type) -> str:

@@ -284,6 +284,9 @@ def test_runner_command_then_import(tmp_path, edit_script):
     assert by_command.exit_code == 0, by_command.output
     edited = sorted((tmp_path / "command-run" / "pairs").glob("*/edited.png"))
     assert len(edited) == 3
+    # The runner hands all three pairs to edit_batch, so the command ran once, not once per pair.
+    batch_files = list(tmp_path.rglob("batch.json"))
+    assert len(batch_files) == 1
     import_dir = tmp_path / "edits"
     import_dir.mkdir()
     for path in edited:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from egobench.models.hub import cached_snapshot
 from egobench.benches.base import LoadedPair
 from egobench.errors import ModelNotFoundError
 from egobench.methods import register_method
@@ -79,7 +80,7 @@ class PaintByExampleMethod(EditMethod):
             if (Path(model) / "model_index.json").is_file():
                 return True, f"ready: weights in {model}"
             return False, f"{model} has no model_index.json; point pbe.model at a diffusers Paint-by-Example folder"
-        if _cached_snapshot(model) is not None:
+        if cached_snapshot(model) is not None:
             return True, f"ready: {model} is in the Hugging Face cache"
         return False, (
             f"run `hf download {model}` or set pbe.model to a local folder "
@@ -260,17 +261,6 @@ def _write_hub_model_index(folder: Path) -> None:
     index = json.loads(path.read_text(encoding="utf-8"))
     index["image_encoder"] = ["paint_by_example", "PaintByExampleImageEncoder"]
     path.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-
-
-def _cached_snapshot(model: str) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.errors import HFValidationError
-
-    try:
-        found = try_to_load_from_cache(model, "model_index.json")
-    except HFValidationError:
-        return None
-    return Path(found).parent if isinstance(found, str) else None
 
 
 def _pad_to_square(image: Image.Image) -> Image.Image:
