@@ -9,6 +9,8 @@ import click
 from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
+from egobench.listing import list_group
+from egobench.sweep import sweep_command
 
 
 class _Group(click.Group):
@@ -33,8 +35,8 @@ def main(verbose: int) -> None:
 def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
     options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
     options = {key: value for key, value in options.items() if value is not None}
-    if pairing is not None or manifest is not None:
-        options["seed"] = seed
+    # Every benchmark takes the seed: random pairings such as PIE-Bench's depend on it.
+    options["seed"] = seed
     return options
 
 
@@ -52,9 +54,7 @@ def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
-@click.option(
-    "--pairs-per-batch", default=1, show_default=True, type=click.IntRange(min=1), help="Pairs a method that supports batching optimises together."
-)
+@click.option("--pairs-per-batch", type=click.IntRange(min=1), help="Pairs ego optimises together in one batch (sets ego.runtime.pairs_per_batch).")
 def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides, pairs_per_batch):
     """Edit every pair of a benchmark and write a run folder per method."""
     from pathlib import Path
@@ -66,15 +66,18 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
     overrides = list(overrides)
     if ip_adapter:
         overrides.append(f"ego.ip_adapter.path={ip_adapter}")
+    if pairs_per_batch is not None:
+        overrides.append(f"ego.runtime.pairs_per_batch={pairs_per_batch}")
     options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
 
+    routed = route_overrides(presets, overrides)
     failures = []
     for preset in presets:
         run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
-        preset_overrides = [item for item in overrides if not item.startswith("ego.") or _is_ego_preset(preset)]
-        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides, pairs_per_batch)
+        preset_overrides = routed[preset]
+        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
         outcome = run_preset(request)
         failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
     if failures:
@@ -82,11 +85,32 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
         sys.exit(1)
 
 
-def _is_ego_preset(preset: str) -> bool:
+def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[str]]:
+    """Give each preset the `--set` overrides whose top-level section it has.
+
+    With `--method ego,pbe --set ego.steps=20`, only the ego run gets the override. An override that
+    no preset can take is an error rather than silently ignored.
+    """
     from egobench.config import load_preset
+    from egobench.errors import ConfigError
 
-    return load_preset(preset)["method"] == "ego"
+    sections = {preset: set(load_preset(preset)) for preset in presets}
+    routed: dict[str, list[str]] = {preset: [] for preset in presets}
+    for override in overrides:
+        section = override.split("=", 1)[0].split(".", 1)[0].strip()
+        takers = [preset for preset in presets if section in sections[preset]]
+        if not takers:
+            raise ConfigError(f"--set {override}: none of the presets {', '.join(presets)} has a section {section!r}")
+        for preset in takers:
+            routed[preset].append(override)
+    return routed
 
+
+from egobench.benches.cli import bench  # noqa: E402
+
+main.add_command(bench)
+main.add_command(list_group)
+main.add_command(sweep_command)
 
 from egobench.profiling.cli import profile  # noqa: E402
 

@@ -1,7 +1,7 @@
 """`egobench run`: edit every pair of a benchmark with one or more methods into run folders.
 
-A run folder is resumable: pairs already marked `done` in results.csv (with their edited image on
-disk) are skipped, a failing pair is recorded and the run goes on, and every file is written
+A run folder is resumable. Pairs already marked `done` in results.csv (with their edited image on
+disk) are skipped, and a failing pair is recorded while the run goes on. Every file is written
 atomically, so an interrupted run loses nothing that finished.
 """
 
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -29,10 +28,14 @@ from egobench.benches import Bench, EditPair, LoadedPair
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
-from egobench.methods import EditMethod, method_class
 from egobench.run_folder import MANIFEST, RESULTS_COLUMNS, RESULTS_CSV, pair_files
 
 logger = logging.getLogger(__name__)
+
+# Failures that end one pair but not the run: bad input, numerical blow-up, I/O, wrong output.
+PAIR_ERRORS = (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError)
+# Pairs loaded and handed to a method's `edit_batch` at once; bounds the images held in memory.
+BATCH_CHUNK = 16
 
 
 @dataclass
@@ -48,12 +51,11 @@ class RunRequest:
     limit: int | None = None
     device: str = "cpu"
     overrides: list[str] = field(default_factory=list)
-    pairs_per_batch: int = 1
 
 
 @dataclass
 class RunOutcome:
-    """How one run folder ended."""
+    """Counts of done, failed and skipped pairs in one run folder, with the failures' messages."""
 
     run_dir: Path
     done: int
@@ -64,6 +66,8 @@ class RunOutcome:
 
 def resolve_device(device: str) -> str:
     """Map `auto` to `cuda` when a GPU is visible, else `cpu`; check an explicit CUDA request."""
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -74,7 +78,6 @@ def resolve_device(device: str) -> str:
 def run_preset(request: RunRequest) -> RunOutcome:
     """Edit the bench's pairs with one preset into `request.out`, skipping pairs already done."""
     config = load_preset(request.preset, request.overrides)
-    method_class(config["method"])
     run_dir = request.out
     pairs = request.bench.pairs()
     if request.limit is not None:
@@ -86,7 +89,7 @@ def run_preset(request: RunRequest) -> RunOutcome:
     previous = _read_manifest(run_dir)
     if previous is not None and previous.get("fingerprint") != fingerprint:
         raise ConfigError(
-            f"{run_dir / MANIFEST}: this folder holds a run with other settings; choose a new --out or delete the folder"
+            f"{run_dir / MANIFEST}: the folder contains a run with different settings; choose a new --out or delete the folder"
         )
 
     results = _read_results(run_dir)
@@ -95,6 +98,9 @@ def run_preset(request: RunRequest) -> RunOutcome:
     if not pending:
         logger.info("%s: all %d pairs already done, nothing to do", run_dir, len(pairs))
         return RunOutcome(run_dir, 0, 0, skipped, {})
+
+    # Methods import torch and diffusers, which takes seconds: only a run with work to do pays for it.
+    from egobench.methods import method_class
 
     # The model loads before anything is written, so a bad --model leaves no half-started folder.
     method = method_class(config["method"])(config, model=request.model, device=request.device)
@@ -105,26 +111,29 @@ def run_preset(request: RunRequest) -> RunOutcome:
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
     logger.info("%s: %d pairs to edit with %s (%d already done)", run_dir, len(pending), request.preset, skipped)
 
+    # Methods with `edit_batch` (external commands, batched optimisation) get several pairs per call.
+    chunk_size = max(1, int(getattr(method, "pairs_per_call", BATCH_CHUNK))) if hasattr(method, "edit_batch") else 1
     done = failed = 0
     errors: dict[str, str] = {}
-    size = request.pairs_per_batch if hasattr(method, "edit_batch") else 1
     with _progress() as progress:
         task = progress.add_task(request.preset, total=len(pending), per_pair="")
-        for start in range(0, len(pending), size):
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start : start + chunk_size]
             started = time.perf_counter()
-            outcomes = _edit_pairs(method, request.bench, pending[start : start + size], run_dir, request.seed)
-            seconds = (time.perf_counter() - started) / len(outcomes)
-            for pair_id, message in outcomes.items():
-                if message is None:
-                    results[pair_id] = _result_row(pair_id, "done", seconds, "")
+            outcomes = _edit_chunk(method, request.bench, chunk, run_dir, request.seed)
+            seconds = (time.perf_counter() - started) / len(chunk)
+            for pair, error in zip(chunk, outcomes):
+                if error is None:
+                    results[pair.pair_id] = _result_row(pair.pair_id, "done", seconds, "")
                     done += 1
-                else:
-                    results[pair_id] = _result_row(pair_id, "failed", seconds, message)
-                    errors[pair_id] = message
-                    failed += 1
-                    logger.warning("pair %s failed: %s", pair_id, message)
+                    continue
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                results[pair.pair_id] = _result_row(pair.pair_id, "failed", seconds, message)
+                errors[pair.pair_id] = message
+                failed += 1
+                logger.warning("pair %s failed: %s", pair.pair_id, message)
             _write_results(run_dir, results)
-            progress.update(task, advance=len(outcomes), per_pair=f"{seconds:.1f} s/pair")
+            progress.update(task, advance=len(chunk), per_pair=f"{seconds:.1f} s/pair")
 
     manifest["finished_at"] = _now()
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
@@ -132,57 +141,44 @@ def run_preset(request: RunRequest) -> RunOutcome:
     return RunOutcome(run_dir, done, failed, skipped, errors)
 
 
-_PAIR_ERRORS = (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError)
-
-
-def _edit_pairs(method: EditMethod, bench: Bench, pairs: list[EditPair], run_dir: Path, seed: int) -> dict[str, str | None]:
-    """Edit and save `pairs`, as one batch when there are several; return pair id -> error message or None.
-
-    A batch that fails is retried pair by pair, so the failure is charged to the pair that caused it
-    and the other pairs still finish.
-    """
-    if len(pairs) == 1:
-        return {pairs[0].pair_id: _attempt(lambda: _edit_pair(method, bench, pairs[0], run_dir, seed))}
-
-    outcomes: dict[str, str | None] = {}
-    loaded = []
-    for pair in pairs:
+def _edit_chunk(method, bench: Bench, chunk: list[EditPair], run_dir: Path, seed: int) -> list[Exception | None]:
+    """Edit the pairs of a chunk and save their files; return each pair's error, or None when done."""
+    outcomes: dict[str, Exception | None] = {}
+    loaded_pairs: list[LoadedPair] = []
+    for pair in chunk:
         try:
-            loaded.append(bench.load(pair, method.resolution, cache_dir=run_dir / "masks"))
-        except _PAIR_ERRORS as error:
-            outcomes[pair.pair_id] = _first_line(error)
-    try:
-        edited = method.edit_batch(loaded, seed) if len(loaded) > 1 else [method.edit(item, seed) for item in loaded]
-        traces = method.traces if len(loaded) > 1 else [getattr(method, "trace", None)]
-    except _PAIR_ERRORS as error:
-        logger.info("batch of %d pairs failed (%s); editing them one by one", len(loaded), _first_line(error))
-        for item in loaded:
-            outcomes[item.pair.pair_id] = _attempt(lambda item=item: _save_pair(method, item, method.edit(item, seed), run_dir, getattr(method, "trace", None)))
-        return outcomes
-    for item, image, trace in zip(loaded, edited, traces):
-        outcomes[item.pair.pair_id] = _attempt(lambda item=item, image=image, trace=trace: _save_pair(method, item, image, run_dir, trace))
-    return outcomes
+            loaded_pairs.append(bench.load(pair, method.resolution, cache_dir=run_dir / "masks"))
+        except PAIR_ERRORS as error:
+            outcomes[pair.pair_id] = error
+
+    if hasattr(method, "edit_batch") and loaded_pairs:
+        try:
+            edited_images = method.edit_batch(loaded_pairs, seed, work_dir=run_dir / "batches")
+        except EgobenchError as error:
+            edited_images = [error] * len(loaded_pairs)
+    else:
+        edited_images = []
+        for loaded in loaded_pairs:
+            try:
+                edited_images.append(method.edit(loaded, seed))
+            except PAIR_ERRORS as error:
+                edited_images.append(error)
+
+    for loaded, edited in zip(loaded_pairs, edited_images):
+        if isinstance(edited, Exception):
+            outcomes[loaded.pair.pair_id] = edited
+            continue
+        try:
+            _save_pair(method, loaded, edited, run_dir)
+            outcomes[loaded.pair.pair_id] = None
+        except PAIR_ERRORS as error:
+            outcomes[loaded.pair.pair_id] = error
+    return [outcomes[pair.pair_id] for pair in chunk]
 
 
-def _attempt(action) -> str | None:
-    try:
-        action()
-    except _PAIR_ERRORS as error:
-        return _first_line(error)
-    return None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
-def _edit_pair(method: EditMethod, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
-    loaded = bench.load(pair, method.resolution, cache_dir=run_dir / "masks")
-    _save_pair(method, loaded, method.edit(loaded, seed), run_dir, getattr(method, "trace", None))
-
-
-def _save_pair(method: EditMethod, loaded: LoadedPair, edited: Image.Image, run_dir: Path, trace: list | None) -> None:
-    files = pair_files(run_dir, loaded.pair.pair_id)
+def _save_pair(method, loaded: LoadedPair, edited: Image.Image, run_dir: Path) -> None:
+    pair = loaded.pair
+    files = pair_files(run_dir, pair.pair_id)
     expected = (method.resolution, method.resolution)
     if edited.size != expected:
         raise ValueError(f"method returned a {edited.size[0]}x{edited.size[1]} image, expected {expected[0]}x{expected[1]}")
@@ -192,6 +188,9 @@ def _save_pair(method: EditMethod, loaded: LoadedPair, edited: Image.Image, run_
     save_image_atomic(_mask_image(loaded.source_mask), files.source_mask)
     save_image_atomic(_mask_image(loaded.reference_mask), files.reference_mask)
     save_image_atomic(pair_strip(loaded, edited), files.strip)
+    write_text_atomic(files.record, json.dumps(pair.to_row(), indent=2))
+    # A method that edits pairs in batches keeps one trace per pair; others keep the last pair's.
+    trace = getattr(method, "pair_traces", {}).get(pair.pair_id, getattr(method, "trace", None))
     if trace:
         _write_trace(files.folder / "trace.csv", trace)
     # The edited image is written last: its presence marks the pair's files as complete.
@@ -291,7 +290,6 @@ def _manifest(request: RunRequest, config: dict, fingerprint: dict, pair_count: 
         "device": request.device,
         "pairs": pair_count,
         "limit": request.limit,
-        "pairs_per_batch": request.pairs_per_batch,
         "argv": sys.argv,
         "git_commit": _git_commit(),
         "versions": _versions(),
@@ -304,6 +302,7 @@ def _manifest(request: RunRequest, config: dict, fingerprint: dict, pair_count: 
 
 def _versions() -> dict:
     import diffusers
+    import torch
     import transformers
 
     return {

@@ -130,6 +130,23 @@ def test_batched_pairs_equal_single_runs(tiny_sd, share_prefix):
         assert [r.image_energy for r in single_trace] == pytest.approx([r.image_energy for r in batched_trace], rel=1e-3)
 
 
+def test_failed_batch_is_retried_pair_by_pair(tiny_sd, monkeypatch):
+    good, bad = loaded_pair(pair_id="good"), loaded_pair(pair_id="bad")
+    method = make_ego(tiny_sd, "ego.steps=1")
+    optimise_batch = method.optimise_batch
+
+    def fail_with_bad(pairs, seed):
+        if any(pair.pair.pair_id == "bad" for pair in pairs):
+            raise FloatingPointError("the latent of bad became non-finite")
+        return optimise_batch(pairs, seed)
+
+    monkeypatch.setattr(method, "optimise_batch", fail_with_bad)
+    edited, error = method.edit_batch([good, bad], seed=0)
+    assert isinstance(edited, Image.Image)
+    assert isinstance(error, FloatingPointError)
+    assert "good" in method.pair_traces
+
+
 def test_run_with_pairs_per_batch_matches_unbatched(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 3})
     common = ["--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", *FAST]
@@ -155,8 +172,10 @@ def test_batched_run_charges_failure_to_its_pair(tmp_path):
     )
     assert result.exit_code == 1
     statuses = {pair_id: row["status"] for pair_id, row in results(tmp_path / "run").items()}
-    assert [status for pair_id, status in sorted(statuses.items())] == ["done", "failed", "done"]
-    assert statuses[next(pair_id for pair_id in statuses if "found1" in pair_id)] == "failed"
+    # found1.jpg is the source of one pair and the reference of another; only those two fail.
+    for pair_id, status in statuses.items():
+        assert status == ("failed" if "found1" in pair_id else "done"), pair_id
+    assert "done" in statuses.values()
 
 
 def test_in_memory_random_model_equals_saved_one(tmp_path, monkeypatch):

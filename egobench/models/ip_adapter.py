@@ -2,7 +2,7 @@
 
 The adapter adds image-token cross-attention to the UNet. The edited branch is conditioned on the
 reference object's tokens and the source branch on the source object's, mirroring the two text
-prompts; unconditional and negative predictions get the zero image embedding, as diffusers' pipelines
+prompts. Unconditional and negative predictions get the zero image embedding, as diffusers' pipelines
 do for classifier-free guidance.
 """
 

@@ -165,7 +165,7 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
     if request.reuse:
         logger.info("filling the reuse cache with an untimed run")
         _forget(method)
-        method.edit_batch(pairs, request.seed)
+        _edit(method, pairs, request.seed)
 
     logger.info("pass 1: counting FLOPs per stage (%d iterations)", request.steps)
     counted = StageRecorder(device, flops=flop_counter())
@@ -195,9 +195,15 @@ def _run_pairs(method, pairs: list[LoadedPair], seed: int, recorder: StageRecord
         _forget(method)
     recorder.start()
     try:
-        method.edit_batch(pairs, seed)
+        _edit(method, pairs, seed)
     finally:
         recorder.stop()
+
+
+def _edit(method, pairs: list[LoadedPair], seed: int) -> None:
+    for result in method.edit_batch(pairs, seed):
+        if isinstance(result, Exception):
+            raise result
 
 
 def _forget(method) -> None:

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from egobench.benches.base import LoadedPair
-from egobench.errors import ConfigError
+from egobench.errors import ConfigError, EgobenchError
 from egobench.methods import register_method
 from egobench.methods.base import EditMethod
 from egobench.methods.ego.content_composition import content_composition
@@ -36,6 +36,7 @@ from egobench.methods.ego.runtime import Runtime
 from egobench.methods.ego.settings import EgoSettings
 from egobench.methods.ego.text_energy import SOURCE_ROLES, PromptEmbeddings, combine_text_energy, noise_weight, predict_text_energy
 from egobench.methods.ego.timestep_schedule import timestep_schedule
+from egobench.models.hub import cached_snapshot
 from egobench.models.stable_diffusion import DEFAULT_MODEL, StableDiffusion, load_stable_diffusion
 from egobench.profiling.stages import iteration as profiled_iteration
 from egobench.profiling.stages import stage
@@ -44,13 +45,15 @@ logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _FEATURE_PROMPTS = ("target", "reference", "empty")
+# Failures that end one pair of a batch and not the others, as the runner counts them.
+_PAIR_ERRORS = (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError)
 
 __all__ = ["EgoEdit", "IterationRecord", "image_to_tensor", "mask_to_tensor", "tensor_to_image"]
 
 
 @dataclass
 class IterationRecord:
-    """What one optimisation step did, kept for the pair's trace file."""
+    """The energies and gradient norms of one optimisation step, written to the pair's trace file."""
 
     iteration: int
     timestep: int
@@ -84,6 +87,14 @@ class EgoEdit(EditMethod):
             self.cache = cache_for(self.sd.unet, self.settings.runtime.reuse_cache_mib * 2**20)
         self.trace: list[IterationRecord] = []
         self.traces: list[list[IterationRecord]] = []
+        self._pair_traces: dict[str, list[IterationRecord]] = {}
+
+    @classmethod
+    def availability(cls, config: dict | None = None) -> tuple[bool, str]:
+        """Report whether the default SD 1.5 weights are in the local Hugging Face cache."""
+        if cached_snapshot(DEFAULT_MODEL) is not None:
+            return True, f"ready: {DEFAULT_MODEL} is in the Hugging Face cache"
+        return False, f"run `hf download {DEFAULT_MODEL}` or pass --model PATH to a local folder (--model tiny runs a random miniature)"
 
     @property
     def resolution(self) -> int:
@@ -92,11 +103,45 @@ class EgoEdit(EditMethod):
     def identity(self) -> dict:
         return {"method": self.name, "model": self.model, "settings": self.settings.to_dict()}
 
-    def edit(self, pair: LoadedPair, seed: int) -> Image.Image:
-        return self.edit_batch([pair], seed)[0]
+    @property
+    def pairs_per_call(self) -> int:
+        """How many pairs the runner hands to `edit_batch` at once: `ego.runtime.pairs_per_batch`."""
+        return self.settings.runtime.pairs_per_batch
 
-    def edit_batch(self, pairs: list[LoadedPair], seed: int) -> list[Image.Image]:
-        """Edit several pairs as one batch; `traces[i]` holds pair i's trace afterwards."""
+    @property
+    def pair_traces(self) -> dict[str, list[IterationRecord]]:
+        """The trace of each pair of the last `edit_batch`, by pair id."""
+        return self._pair_traces
+
+    def edit(self, pair: LoadedPair, seed: int) -> Image.Image:
+        return self._edit_together([pair], seed)[0]
+
+    def edit_batch(self, pairs: list[LoadedPair], seed: int, work_dir=None) -> list[Image.Image | Exception]:
+        """Edit several pairs as one batch and return each pair's image, or the error that ended it.
+
+        When the batch fails (a non-finite latent, say), its pairs are edited again one by one, so
+        the error is charged to the pair that caused it. `work_dir` is unused; the runner passes
+        it to every batching method.
+        """
+        try:
+            return self._edit_together(pairs, seed)
+        except _PAIR_ERRORS as error:
+            if len(pairs) == 1:
+                return [error]
+            logger.info("a batch of %d pairs failed (%s); editing them one by one", len(pairs), str(error).splitlines()[0])
+
+        results: list[Image.Image | Exception] = []
+        traces = {}
+        for pair in pairs:
+            try:
+                results.append(self._edit_together([pair], seed)[0])
+            except _PAIR_ERRORS as error:
+                results.append(error)
+            traces.update(self._pair_traces)
+        self._pair_traces = traces
+        return results
+
+    def _edit_together(self, pairs: list[LoadedPair], seed: int) -> list[Image.Image]:
         latents = self.optimise_batch(pairs, seed)
         with stage("vae_decode"):
             pixels = [self.sd.decode_latent(latent) for latent in latents]
@@ -116,6 +161,7 @@ class EgoEdit(EditMethod):
         device = sd.device
         self.traces = [[] for _ in pairs]
         self.trace = self.traces[0]
+        self._pair_traces = {pair.pair.pair_id: trace for pair, trace in zip(pairs, self.traces)}
 
         # 1-3. Latents, masks, prompts and image tokens of every pair; the optimised latents start
         # at the source latents: no inversion.
@@ -378,6 +424,8 @@ def _validate(settings: EgoSettings) -> None:
         raise ConfigError(f"ego.image_energy.distance={settings.image_energy.distance!r} is invalid; choose one of {', '.join(DISTANCES)}")
     if settings.image_energy.feature_prompt not in _FEATURE_PROMPTS:
         raise ConfigError(f"ego.image_energy.feature_prompt={settings.image_energy.feature_prompt!r} is invalid; choose one of {', '.join(_FEATURE_PROMPTS)}")
+    if settings.runtime.pairs_per_batch < 1:
+        raise ConfigError(f"ego.runtime.pairs_per_batch={settings.runtime.pairs_per_batch} is invalid; it must be at least 1")
     if settings.content_composition.interval < 1:
         raise ConfigError("ego.content_composition.interval must be at least 1")
     if settings.content_composition.window < 1:

@@ -64,6 +64,7 @@ class RuntimeSettings:
     """How the loop is computed; each option keeps the method's equations, and only the fp16/bf16
     autocast changes numbers beyond float32 rounding."""
 
+    pairs_per_batch: int = 1
     share_prefix: bool = True
     reuse_cache_mib: int = 1024
     inference_mode: bool = True

@@ -9,7 +9,7 @@ residual directly:
 
 where eps_w(x, y) = eps(x) + w * (eps(x, y) - eps(x)) is the classifier-free-guided prediction. The
 unconditional prediction eps(x~_t) of the edited latent is computed once and shared by its guided
-prediction and by the negative term; descending along the negative term moves the latent away from
+prediction and by the negative term. Descending along the negative term moves the latent away from
 y_neg. All predictions of one iteration that are not already known run as one no-grad UNet batch.
 """
 
