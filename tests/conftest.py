@@ -15,9 +15,9 @@ for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The test models are tiny, so their operations are too small to gain from a second thread, and on a
-# busy 2-core machine OpenMP threads that spin waiting for each other made the suite over 10 times
-# slower (9 minutes instead of 35 s, measured with `python -m pytest`). EGOBENCH_TEST_THREADS overrides.
+# The test models are tiny, so their operations gain nothing from a second thread. On a busy 2-core
+# machine, OpenMP threads spinning while they wait for each other made `python -m pytest` take 9
+# minutes instead of 35 s. EGOBENCH_TEST_THREADS overrides the single thread.
 torch.set_num_threads(int(os.environ.get("EGOBENCH_TEST_THREADS", "1")))
 
 _real_connect = socket.socket.connect

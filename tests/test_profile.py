@@ -49,7 +49,7 @@ def test_profile_json_has_every_stage(report):
 
 
 def test_profile_counts_five_predictions_per_iteration(report):
-    # With a negative prompt the text energy needs five batch-1 forwards per iteration; with image
+    # With a negative prompt the text energy needs five batch-1 forwards per iteration. With image
     # energy, eps(x~_t, y_ref) is finished from the shared feature prefix instead of the batch.
     stages = {row["stage"]: row["unet_equivalents"] for row in report["stages"] if row["scope"] == "iteration"}
     prefix = report["prefix_fraction"]

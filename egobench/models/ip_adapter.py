@@ -36,7 +36,7 @@ class ImageTokens:
         return {"image_embeds": [torch.cat([getattr(self, role) for role in roles])]}
 
     def rows(self, rows: list[tuple[str, int]]) -> dict:
-        """Return UNet `added_cond_kwargs` for a batch of (role, pair index) rows, when each role holds one row per pair."""
+        """Return UNet `added_cond_kwargs` for a batch of (role, pair index) rows, when each role has one row per pair."""
         return {"image_embeds": [torch.cat([getattr(self, role)[index : index + 1] for role, index in rows])]}
 
     @classmethod

@@ -17,7 +17,7 @@ from diffusers import UNet2DConditionModel
 
 @dataclass
 class UNetState:
-    """What the rest of the UNet needs after `unet_prefix` stopped at `next_up_block - 1`."""
+    """The tensors the rest of the UNet needs after `unet_prefix` stopped at `next_up_block - 1`."""
 
     sample: torch.Tensor
     emb: torch.Tensor

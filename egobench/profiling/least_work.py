@@ -73,7 +73,7 @@ class UNetCosts:
 
 @dataclass(frozen=True)
 class IterationNeeds:
-    """Which evaluations an iteration's settings and timestep call for."""
+    """The evaluations that an iteration's settings and timestep call for."""
 
     text: bool
     negative: bool
@@ -83,7 +83,7 @@ class IterationNeeds:
 
 
 def least_unet_equivalents(costs: UNetCosts, needs: IterationNeeds, reuse: bool = False) -> float:
-    """Return the least UNet-equivalents of one iteration; `reuse` assumes cached F_ref and source predictions."""
+    """Return the least UNet-equivalents of one iteration. `reuse` assumes cached F_ref and source predictions."""
     total = 0.0
     if needs.text:
         total += 2 + int(needs.negative)

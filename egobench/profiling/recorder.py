@@ -1,7 +1,7 @@
 """A stage recorder: wall time, counted FLOPs and peak memory for each stage of each iteration.
 
-Stages may nest; a stage's time and FLOPs are exclusive (its inner stages are reported on their
-own), while its peak memory includes its inner stages. Time not spent in any stage is reported as
+Stages may nest. A stage's time and FLOPs exclude its inner stages, which are reported on their
+own, but its peak memory includes them. Time not spent in any stage is reported as
 `other`, inside an iteration or outside one. Peak memory is the high-water mark during the stage
 minus the usage when the stage started.
 """
@@ -22,7 +22,7 @@ OUTSIDE = None
 
 @dataclass
 class StageMeasure:
-    """What one stage cost, summed over its calls in one iteration (or outside the iterations)."""
+    """The cost of one stage, summed over its calls in one iteration (or outside the iterations)."""
 
     seconds: float = 0.0
     flops: int = 0
@@ -94,11 +94,11 @@ class StageRecorder:
         self._current: IterationMeasure | None = None
 
     def start(self) -> None:
-        """Open the root frame; call before the profiled code runs."""
+        """Open the root frame. Call it before the profiled code runs."""
         self._stack = [self._open(OTHER)]
 
     def stop(self) -> None:
-        """Close the root frame; its exclusive time becomes the `other` stage outside iterations."""
+        """Close the root frame. Its exclusive time becomes the `other` stage outside iterations."""
         root = self._stack.pop()
         seconds, flops, peak = self._close(root)
         self.outside.setdefault(OTHER, StageMeasure()).add(seconds, flops, peak)

@@ -1,4 +1,4 @@
-"""Rendering a profile report: rich tables for people, JSON for machines."""
+"""Output of a profile report: rich tables for people, JSON for machines."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ kernels. The timed passes then measure wall time and peak memory with nothing el
 the fastest is reported because on a shared machine the slower passes measure other processes.
 An optional last pass records a `torch.profiler` Chrome trace with one range per stage.
 
-The reuse cache is emptied before every pass, so each pass sees the pair for the first time. With
-`reuse`, an untimed run fills it first and every pass sees what a second preset with the same
-image, seed and schedule sees. With `pairs_per_batch` > 1, that many generated pairs run as one
+The reuse cache is emptied before every pass, so each pass meets the pair for the first time. With
+`reuse`, an untimed run fills it first, so every pass finds what a second preset with the same
+image, seed and schedule would find. With `pairs_per_batch` > 1, that many generated pairs run as one
 batch and costs are reported per pair.
 """
 
@@ -52,7 +52,7 @@ STAGE_ORDER = (
 
 @dataclass
 class ProfileRequest:
-    """What `egobench profile` runs: one preset on one pair."""
+    """The settings of one `egobench profile` run: one preset on one pair (or one batch of pairs)."""
 
     preset: str = "ego"
     model: str = "tiny"

@@ -59,7 +59,7 @@ class ImageEnergy:
     def matches(self) -> Matches:
         """The matches of a single pair."""
         if len(self.pair_matches) != 1:
-            raise ValueError(f"this energy holds {len(self.pair_matches)} pairs; use pair_matches")
+            raise ValueError(f"this energy contains {len(self.pair_matches)} pairs; read pair_matches instead of matches")
         return self.pair_matches[0]
 
 
@@ -114,8 +114,8 @@ def image_energy(
 ) -> ImageEnergy:
     """Match features of the edited and reference latents (Eq. 1) and return D_img and its gradient.
 
-    Every tensor argument holds P pairs in its first dimension (P = 1 for a single pair); pairs do
-    not interact, so each pair's gradient is the gradient of its own energy.
+    Every tensor argument has P pairs in its first dimension (P = 1 for a single pair). Pairs do not
+    interact, so each pair's gradient is the gradient of its own energy.
 
     Args:
         latent: the clean edited latents x~_0, (P, 4, h, w); they are noised here with `noise` so

@@ -301,7 +301,7 @@ class EgoEdit(EditMethod):
         return batch
 
     def _shares_prefix(self) -> bool:
-        """Whether eps(x~_t, y_ref) can be finished from the feature forward: same latent, prompt and tokens."""
+        """Return whether eps(x~_t, y_ref) can be finished from the feature forward (same latent, prompt and tokens)."""
         settings = self.settings
         return settings.runtime.share_prefix and settings.text_energy.enabled and settings.image_energy.feature_prompt == "target"
 
@@ -310,7 +310,7 @@ class EgoEdit(EditMethod):
         return f"{self.model}|{self.sd.dtype}|{self.runtime.tag}|ip={adapter.path}:{adapter.scale}"
 
     def _reference_features(self, batch: PairBatch, reference_noisy: torch.Tensor, timestep: int, noise_digests: list[str] | None) -> torch.Tensor:
-        """Return F_ref (P, C, h_f, w_f), from the reuse cache where it holds them."""
+        """Return F_ref (P, C, h_f, w_f), taken from the reuse cache for the pairs it contains."""
         up_block = self.settings.image_energy.up_block
         keys = [None] * len(batch)
         found: dict[int, torch.Tensor] = {}
@@ -364,7 +364,7 @@ class EgoEdit(EditMethod):
         return noise_weight(text.noise_weighting, alpha_bar) * gradient
 
     def _source_predictions(self, batch, source_noisy, timestep, noise_digests, use_negative) -> dict[str, torch.Tensor]:
-        """Return eps(x^src_t) and eps(x^src_t, y_src), role -> (P, 4, h, w), from the reuse cache where it holds them.
+        """Return eps(x^src_t) and eps(x^src_t, y_src), role -> (P, 4, h, w), taken from the reuse cache for the pairs it contains.
 
         With the cache on, source predictions always run in a UNet call of their own, whether or not
         an earlier run stored them, so a result does not depend on what the cache held.

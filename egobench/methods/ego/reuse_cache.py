@@ -6,8 +6,8 @@ on the edited latent. Presets of an ablation that share the image, seed and sche
 again at every iteration, and so do pairs that share a reference photo. This cache keeps them.
 
 Keys are digests of the exact tensors that determine the UNet input (the clean latent, the noise,
-the prompt embeddings, the image tokens), plus the timestep and a model tag, so a hit returns what
-the UNet would compute for the same input, never a neighbour's result. The cache is least recently
+the prompt embeddings, the image tokens), plus the timestep and a model tag. A hit therefore returns
+what the UNet would compute for the same input, never a neighbour's result. The cache is least recently
 used and bounded in bytes; an entry larger than the bound is not stored. Caches are per UNet object,
 so only methods that share a loaded model share entries.
 """

@@ -1,4 +1,4 @@
-"""How the EGO-Edit loop runs the UNet: no-grad mode, autocast, memory format and compilation.
+"""Execution options for the UNet calls of the EGO-Edit loop: no-grad mode, autocast, memory format, compilation.
 
 These settings (the preset's `ego.runtime` section) change how the same equations are computed.
 fp16/bf16 autocast also changes the numbers; the others only change float32 rounding.
@@ -51,7 +51,7 @@ class Runtime:
         return stack
 
     def prepare(self, unet: torch.nn.Module) -> None:
-        """Apply the memory format and compilation to `unet` in place; every user of the model sees them."""
+        """Apply the memory format and compilation to `unet` in place; every method sharing the model is affected."""
         if self.settings.channels_last:
             unet.to(memory_format=torch.channels_last)
         if self.settings.compile and not getattr(unet, "_egobench_compiled", False):

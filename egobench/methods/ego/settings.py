@@ -61,7 +61,7 @@ class IPAdapterSettings:
 
 @dataclass
 class RuntimeSettings:
-    """How the loop is computed; each option keeps the method's equations, and only the fp16/bf16
+    """Options for computing the loop. Each keeps the method's equations, and only fp16/bf16
     autocast changes numbers beyond float32 rounding."""
 
     pairs_per_batch: int = 1

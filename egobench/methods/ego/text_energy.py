@@ -61,8 +61,8 @@ def predict_text_energy(
 ) -> dict[str, torch.Tensor]:
     """Return the predictions of `roles` (default: all the text energy needs), role -> (P, 4, h, w) float32.
 
-    Predictions in `known`, keyed by (role, pair index) with shape (1, 4, h, w), are taken as they
-    are; the others run as one no-grad batch ordered by role, then pair. `image_tokens` (an
+    Predictions in `known`, keyed by (role, pair index) with shape (1, 4, h, w), are used as given.
+    The others run as one no-grad batch, ordered by role and then by pair. `image_tokens` (an
     `ImageTokens` with P rows per role) adds IP-Adapter tokens.
     """
     known = known or {}
