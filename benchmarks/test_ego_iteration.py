@@ -27,14 +27,13 @@ from egobench.profiling.synthetic_pair import synthetic_pair
 FULL_ITERATIONS = ["ego.steps=4", "ego.schedule.t_max=590", "ego.schedule.t_min=500"]
 ITERATIONS = 4
 
-# The loop as first written: one UNet batch for every prediction, the feature prefix run twice,
-# no reuse cache and plain no_grad.
-BASELINE = ["ego.runtime.share_prefix=false", "ego.runtime.reuse_cache_mib=0", "ego.runtime.inference_mode=false"]
+# The loop as first written: the feature prefix run twice and plain no_grad. The preset's defaults
+# share the prefix and use inference_mode; the reuse cache is off unless a case turns it on.
 VARIANTS = {
-    "baseline": BASELINE,
-    "shared-prefix": ["ego.runtime.reuse_cache_mib=0", "ego.runtime.inference_mode=false"],
-    "shared-prefix+inference-mode": ["ego.runtime.reuse_cache_mib=0"],
-    "optimised": [],
+    "baseline": ["ego.runtime.share_prefix=false", "ego.runtime.inference_mode=false"],
+    "shared-prefix": ["ego.runtime.inference_mode=false"],
+    "default": [],
+    "cache-on-first-run": ["ego.runtime.reuse_cache_mib=64"],
 }
 
 
@@ -90,7 +89,7 @@ def test_full_iterations_tiny(benchmark, tiny_sd, forward_flops, variant):
 
 def test_full_iterations_tiny_reused(benchmark, tiny_sd, forward_flops):
     """The same iterations when a preset with the same pair, seed and schedule ran before (cache hits)."""
-    method = make_ego(tiny_sd)
+    method = make_ego(tiny_sd, "ego.runtime.reuse_cache_mib=64")
     pair = synthetic_pair(128)
     method.optimise(pair, seed=0)
     benchmark.extra_info["iterations"] = ITERATIONS
@@ -100,8 +99,8 @@ def test_full_iterations_tiny_reused(benchmark, tiny_sd, forward_flops):
 
 @pytest.mark.parametrize("pairs_per_batch", [1, 4])
 def test_pairs_per_batch_tiny(benchmark, tiny_sd, forward_flops, pairs_per_batch):
-    """Four pairs, optimised one at a time or as one batch; the cache is off so each pair costs its share."""
-    method = make_ego(tiny_sd, "ego.runtime.reuse_cache_mib=0")
+    """Four pairs, optimised one at a time or as one batch."""
+    method = make_ego(tiny_sd)
     pairs = [synthetic_pair(128, pair_id=f"pair-{index}", seed=index) for index in range(4)]
 
     def optimise_all():

@@ -15,7 +15,7 @@ import click
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option("--pairs-per-batch", default=1, show_default=True, type=click.IntRange(min=1), help="Pairs optimised together in one batch.")
-@click.option("--reuse", is_flag=True, help="Fill the reuse cache first, as a second preset with the same pair and seed would find it.")
+@click.option("--reuse", is_flag=True, help="Turn the reuse cache on and fill it first, as a second preset with the same pair and seed would find it.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1), help="Timed passes; the fastest is reported.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch (default: PyTorch's choice).")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), help="Also write a torch.profiler Chrome trace to this file.")

@@ -33,7 +33,7 @@ def print_report(report: ProfileReport, console: Console) -> None:
         f"UNet-equivalents per iteration: {report.unet_equivalents_per_iteration:.2f} measured, "
         f"least {report.least_per_iteration:.2f} ({report.least_with_reuse_per_iteration:.2f} with reuse){full}",
         f"seconds per iteration: {report.seconds_per_iteration:.3f} (fastest of {len(report.timed_pass_seconds)} timed passes, "
-        f"{report.threads} threads); whole pair {report.pair_seconds:.2f} s",
+        f"{report.threads} threads); whole pair {report.pair_seconds:.2f} s; attention: {', '.join(report.attention)}",
         f"peak memory of the {'batch' if report.pairs_per_batch > 1 else 'pair'}: {report.pair_peak_mib:.0f} MiB above the loaded model, {report.process_peak_mib:.0f} MiB in all "
         f"({report.memory_measure})",
     ]

@@ -34,6 +34,9 @@ from egobench.profiling.synthetic_pair import synthetic_pair
 
 logger = logging.getLogger(__name__)
 
+# The cache bound `reuse` sets when the preset has the cache off: room for a 512 px pair's entries.
+REUSE_CACHE_MIB = 1024
+
 # Table order: per-pair stages first, then the iteration's steps in the order they run.
 STAGE_ORDER = (
     "vae_encode",
@@ -113,6 +116,7 @@ class ProfileReport:
     pairs_per_batch: int
     reuse: bool
     threads: int
+    attention: list[str]
     memory_measure: str
     unet_forward_gflops: float
     up_block: int
@@ -143,6 +147,8 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
     if request.resolution is not None:
         overrides.append(f"ego.resolution={request.resolution}")
     config = load_preset(request.preset, overrides)
+    if request.reuse and not config.get("ego", {}).get("runtime", {}).get("reuse_cache_mib"):
+        config = load_preset(request.preset, [*overrides, f"ego.runtime.reuse_cache_mib={REUSE_CACHE_MIB}"])
     if config["method"] != "ego":
         raise ConfigError(f"--method {request.preset}: profiling supports presets of the ego method, not {config['method']!r}")
 
@@ -187,7 +193,10 @@ def run_profile(request: ProfileRequest) -> ProfileReport:
     if request.trace is not None:
         trace = _write_trace(method, pairs, request.seed, device, request.trace, request.reuse)
 
-    return _report(request, config, resolution, latent_size, costs, counted, fastest, timed_passes, needs, meter.name, trace)
+    report = _report(request, config, resolution, latent_size, costs, counted, fastest, timed_passes, needs, meter.name, trace)
+    # AttnProcessor2_0 is diffusers' processor that calls F.scaled_dot_product_attention.
+    report.attention = sorted({type(processor).__name__ for processor in sd.unet.attn_processors.values()})
+    return report
 
 
 def _run_pairs(method, pairs: list[LoadedPair], seed: int, recorder: StageRecorder, reuse: bool) -> None:
@@ -275,6 +284,7 @@ def _report(request, config, resolution, latent_size, costs, counted, timed, tim
         pairs_per_batch=pairs,
         reuse=request.reuse,
         threads=torch.get_num_threads(),
+        attention=[],
         memory_measure=memory_name,
         unet_forward_gflops=forward / 1e9,
         up_block=costs.up_block,

@@ -353,51 +353,40 @@ class EgoEdit(EditMethod):
         known: dict[tuple[str, int], torch.Tensor] = {}
         if energy is not None and energy.prediction is not None:
             known.update({("edited_reference", i): energy.prediction[i : i + 1] for i in range(len(batch))})
-        if self.cache is not None:
-            source = self._source_predictions(batch, source_noisy, timestep, noise_digests, use_negative)
-            known.update({(role, i): source[role][i : i + 1] for role in SOURCE_ROLES for i in range(len(batch))})
+        keys = self._source_prediction_keys(batch, timestep, noise_digests) if self.cache is not None else []
+        for i, key in enumerate(keys):
+            cached = self.cache.get(key)
+            if cached is not None:
+                known.update({(role, i): cached[row : row + 1] for row, role in enumerate(SOURCE_ROLES)})
 
+        # NOTE: with cache hits the batch has fewer rows, and CPU kernels round differently for
+        # another batch size, so a reused run matches a fresh one to float rounding, not bitwise.
         with self.runtime.no_grad():
             predictions = predict_text_energy(self.sd.unet, edited_noisy, source_noisy, timestep, batch.prompts, use_negative, batch.image_tokens, known)
+        for i, key in enumerate(keys):
+            if ("source_unconditional", i) not in known:
+                self.cache.put(key, torch.cat([predictions[role][i : i + 1] for role in SOURCE_ROLES]))
 
         gradient = combine_text_energy(predictions, text.guidance_scale, text.negative_weight)
         return noise_weight(text.noise_weighting, alpha_bar) * gradient
 
-    def _source_predictions(self, batch, source_noisy, timestep, noise_digests, use_negative) -> dict[str, torch.Tensor]:
-        """Return eps(x^src_t) and eps(x^src_t, y_src), role -> (P, 4, h, w), taken from the reuse cache for the pairs it contains.
-
-        With the cache on, source predictions always run in a UNet call of their own, whether or not
-        an earlier run stored them, so a result does not depend on what the cache held.
-        """
-        keys, known = [], {}
-        for i in range(len(batch)):
-            keys.append(
-                (
-                    "source_predictions",
-                    self._model_tag(),
-                    batch.digests.source_latent[i],
-                    noise_digests[i],
-                    timestep,
-                    batch.digests.prompts["unconditional"][i],
-                    batch.digests.prompts["source"][i],
-                    batch.digests.tokens["unconditional"][i],
-                    batch.digests.tokens["source"][i],
-                )
+    def _source_prediction_keys(self, batch: PairBatch, timestep: int, noise_digests: list[str]) -> list[tuple]:
+        """Return each pair's reuse-cache key for eps(x^src_t) and eps(x^src_t, y_src), stored together."""
+        digests = batch.digests
+        return [
+            (
+                "source_predictions",
+                self._model_tag(),
+                digests.source_latent[i],
+                noise_digests[i],
+                timestep,
+                digests.prompts["unconditional"][i],
+                digests.prompts["source"][i],
+                digests.tokens["unconditional"][i],
+                digests.tokens["source"][i],
             )
-            cached = self.cache.get(keys[-1])
-            if cached is not None:
-                known.update({(role, i): cached[row : row + 1] for row, role in enumerate(SOURCE_ROLES)})
-
-        if len(known) == len(SOURCE_ROLES) * len(batch):
-            return {role: torch.cat([known[role, i] for i in range(len(batch))]) for role in SOURCE_ROLES}
-        with self.runtime.no_grad():
-            predictions = predict_text_energy(
-                self.sd.unet, None, source_noisy, timestep, batch.prompts, use_negative, batch.image_tokens, known, roles=SOURCE_ROLES
-            )
-        for i, key in enumerate(keys):
-            if ("source_unconditional", i) not in known:
-                self.cache.put(key, torch.cat([predictions[role][i : i + 1] for role in SOURCE_ROLES]))
-        return predictions
+            for i in range(len(batch))
+        ]
 
     def _encode_prompts(self, pair: LoadedPair) -> tuple[PromptEmbeddings, torch.Tensor]:
         text = self.settings.text_energy

@@ -66,7 +66,7 @@ class RuntimeSettings:
 
     pairs_per_batch: int = 1
     share_prefix: bool = True
-    reuse_cache_mib: int = 1024
+    reuse_cache_mib: int = 0
     inference_mode: bool = True
     autocast: str | None = None
     channels_last: bool = False
