@@ -41,9 +41,10 @@ Least UNet-equivalents per iteration, for a pair seen for the first time:
 With reuse from an earlier run of the same image, seed and timestep, subtract 2 (source
 predictions) and p_k (F_ref).
 
-Counted on CPU with `egobench profile --model sd15-random --resolution R` (PyTorch 2.14, fp32),
-SD 1.5 gives p_1 = 0.55 and b_1 = 0.61 at 512 px (0.57 and 0.57 at 256 px, where attention is a
-smaller share), so a full iteration needs at least 6.2 UNet-equivalents at 512 px, 3.6 with reuse.
+Counted on CPU with `egobench profile --model sd15-random --resolution R` (PyTorch 2.14, fp32,
+diffusers' SDPA attention), SD 1.5 gives p_1 = 0.546 and b_1 = 0.640 at 512 px, so a full iteration
+needs at least 6.19 UNet-equivalents there, 3.64 with reuse. At 256 px, where attention is a smaller
+share, p_1 = 0.567 and b_1 = 0.583. One UNet forward is 803 GFLOP at 512 px and 180 GFLOP at 256 px.
 """
 
 from __future__ import annotations
