@@ -28,3 +28,8 @@ class _Group(click.Group):
 def main(verbose: int) -> None:
     """Run, measure and compare personalized image editing methods."""
     setup_logging(verbose)
+
+
+from egobench.metrics.cli import score  # noqa: E402
+
+main.add_command(score)
