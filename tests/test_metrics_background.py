@@ -15,6 +15,7 @@ from egobench.metrics.background import (
     BackgroundPSNR,
     BackgroundSSIM,
     alexnet_weights_path,
+    ssim_map,
 )
 
 SIZE = 64
@@ -164,3 +165,19 @@ def test_lpips_with_local_weights(tmp_path, monkeypatch):
     assert unchanged_value == pytest.approx(0.0, abs=1e-6)
     assert changed_value > 0.0
     assert swapped_value == pytest.approx(changed_value, rel=1e-5)
+
+
+def test_ssim_map_matches_torchmetrics():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 56, 3), dtype=np.float32)
+    y = np.clip(x + 0.2 * rng.random((40, 56, 3), dtype=np.float32), 0, 1)
+
+    def to_tensor(image):
+        return torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+
+    _, expected = structural_similarity_index_measure(
+        to_tensor(x), to_tensor(y), data_range=1.0, return_full_image=True, reduction="none"
+    )
+    assert np.allclose(ssim_map(x, y), expected[0].permute(1, 2, 0).numpy(), atol=1e-5)

@@ -178,3 +178,17 @@ def test_missing_input_gives_its_reason(clip):
 
     value = ClipTextScore(clip)([pair])[0]
     assert value == Missing("no target prompt for this pair")
+
+
+def test_references_without_digest_are_not_shared(dino):
+    """Two different references with equal boxes but no file digest must not share an embedding."""
+    first = _pair("first", edited_seed=1, reference_seed=2)
+    second = _pair("second", edited_seed=1, reference_seed=3)
+    second.reference_mask = first.reference_mask.copy()
+    for pair in (first, second):
+        pair.reference_digest = None
+
+    metric = DinoScore(dino)
+    first_score, second_score = metric([first, second])
+    assert first_score != second_score
+    assert metric([second]) == [second_score]

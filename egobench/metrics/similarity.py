@@ -62,14 +62,21 @@ class ObjectSimilarity(Metric):
                 continue
 
             edited_crops.append(edited_crop)
-            key = (pair.reference_digest, reference_box, pair.reference_mask.shape)
+            if pair.reference_digest is None:
+                # Without the file's digest two references cannot be told apart, so this one is not shared.
+                key = ("undigested", index)
+            else:
+                key = (pair.reference_digest, reference_box, pair.reference_mask.shape)
             reference_keys.append(key)
             if key not in self._reference_embeddings and key not in uncached:
                 uncached[key] = crop_to_mask(pair.reference, pair.reference_mask)
 
+        new_embeddings = {}
         if uncached:
-            embeddings = self.encoder.encode_images(list(uncached.values()))
-            self._reference_embeddings.update(zip(uncached, embeddings))
+            new_embeddings = dict(zip(uncached, self.encoder.encode_images(list(uncached.values()))))
+            self._reference_embeddings.update(
+                (key, embedding) for key, embedding in new_embeddings.items() if key[0] != "undigested"
+            )
         edited_embeddings = self.encoder.encode_images(edited_crops) if edited_crops else None
 
         values: list[MetricValue] = []
@@ -78,7 +85,8 @@ class ObjectSimilarity(Metric):
             if index in reasons:
                 values.append(Missing(reasons[index]))
                 continue
-            reference_embedding = self._reference_embeddings[reference_keys[scored]]
+            key = reference_keys[scored]
+            reference_embedding = new_embeddings[key] if key in new_embeddings else self._reference_embeddings[key]
             values.append(SCALE * float(edited_embeddings[scored] @ reference_embedding))
             scored += 1
         return values
