@@ -30,6 +30,81 @@ def main(verbose: int) -> None:
     setup_logging(verbose)
 
 
+def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
+    options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
+    options = {key: value for key, value in options.items() if value is not None}
+    # Every benchmark takes the seed: random pairings such as PIE-Bench's depend on it.
+    options["seed"] = seed
+    return options
+
+
+@main.command()
+@click.option("--method", "methods", default="ego", show_default=True, help="Method preset(s) from methods/, comma-separated.")
+@click.option("--bench", default="dreamedit", show_default=True, help="Benchmark name (see `egobench bench list`).")
+@click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder.")
+@click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos used as references.")
+@click.option("--pairing", help="Pairing strategy of the benchmark.")
+@click.option("--manifest", "pairs_manifest", type=click.Path(path_type=str), help="CSV/JSONL pair manifest for --bench folder.")
+@click.option("--model", default=None, help="Hub id, local diffusers folder, or `tiny` (default: the preset's model).")
+@click.option("--ip-adapter", default=None, help="IP-Adapter weights for ego: hub id, local folder or state-dict file.")
+@click.option("--limit", type=click.IntRange(min=1), help="Edit only the first N pairs.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for noise and random pairings.")
+@click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
+def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides):
+    """Edit every pair of a benchmark and write a run folder per method."""
+    from pathlib import Path
+
+    from egobench.benches import create_bench
+    from egobench.runner import RunRequest, resolve_device, run_preset
+
+    presets = [name.strip() for name in methods.split(",") if name.strip()]
+    overrides = list(overrides)
+    if ip_adapter:
+        overrides.append(f"ego.ip_adapter.path={ip_adapter}")
+    options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
+    benchmark = create_bench(bench, **options)
+    device = resolve_device(device)
+
+    routed = route_overrides(presets, overrides)
+    failures = []
+    for preset in presets:
+        run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
+        preset_overrides = routed[preset]
+        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
+        outcome = run_preset(request)
+        failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
+    if failures:
+        click.echo(f"error: {len(failures)} pair(s) failed, first: {failures[0]}; see results.csv in the run folder", err=True)
+        sys.exit(1)
+
+
+def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[str]]:
+    """Give each preset the `--set` overrides whose top-level section it has.
+
+    With `--method ego,pbe --set ego.steps=20`, only the ego run gets the override. An override that
+    no preset can take is an error rather than silently ignored.
+    """
+    from egobench.config import load_preset
+    from egobench.errors import ConfigError
+
+    sections = {preset: set(load_preset(preset)) for preset in presets}
+    routed: dict[str, list[str]] = {preset: [] for preset in presets}
+    for override in overrides:
+        section = override.split("=", 1)[0].split(".", 1)[0].strip()
+        takers = [preset for preset in presets if section in sections[preset]]
+        if not takers:
+            raise ConfigError(f"--set {override}: none of the presets {', '.join(presets)} has a section {section!r}")
+        for preset in takers:
+            routed[preset].append(override)
+    return routed
+
+
+from egobench.benches.cli import bench  # noqa: E402
+
+main.add_command(bench)
+
 from egobench.metrics.cli import score  # noqa: E402
 
 main.add_command(score)

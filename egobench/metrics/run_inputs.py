@@ -21,11 +21,10 @@ from egobench.benches.images import to_rgb
 from egobench.benches.masks import read_mask
 from egobench.errors import InputError
 from egobench.metrics.base import PairImages
-from egobench.run_folder import MANIFEST, PAIRS_DIR, RESULTS_CSV, pair_files
+from egobench.run_folder import MANIFEST, PAIR_RECORD, PAIRS_DIR, RESULTS_CSV, pair_files
 
 # Suffixes tried, in order, for `<edited_dir>/<pair_id>.<suffix>`.
 EDITED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-PAIR_RECORD = "pair.json"
 
 
 def read_manifest(run_dir: Path) -> dict | None:
@@ -99,7 +98,7 @@ def target_prompts(
     for pair_id in pair_ids:
         if prompts.get(pair_id):
             continue
-        record_path = pair_files(run_dir, pair_id).folder / PAIR_RECORD
+        record_path = pair_files(run_dir, pair_id).record
         if record_path.is_file():
             try:
                 record = json.loads(record_path.read_text(encoding="utf-8"))
