@@ -52,8 +52,8 @@ def extract_background(pair: PairImages) -> Background | Missing:
     """Align edited image and mask to the source's size and return the pixels to compare.
 
     NOTE: an edited image of another size than the source (an external method with its own
-    resolution) is resized to the source's size with bicubic filtering, which itself changes
-    pixels; its background scores are then lower bounds on how well the background survived.
+    resolution) is resized to the source's size with bicubic filtering. That resampling changes
+    pixels too, so its background scores include the resampling error.
     """
     size = pair.source.size
     edited = pair.edited
@@ -217,8 +217,8 @@ class BackgroundLPIPS(BackgroundMetric):
 
     def _lpips_network(self):
         if self._network is None:
-            # NOTE: `_NoTrainLpips` is torchmetrics' private LPIPS module (torchmetrics 1.9); the public
-            # metric class only returns the spatial mean, and the background average needs the per-pixel map.
+            # NOTE: `_NoTrainLpips` is torchmetrics' private LPIPS module (torchmetrics 1.9). It is used
+            # because the public metric class returns only the spatial mean, not the per-pixel map.
             from torchmetrics.functional.image.lpips import _NoTrainLpips
 
             self._network = _NoTrainLpips(net="alex", spatial=True).to(self.device)

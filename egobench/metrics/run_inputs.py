@@ -1,10 +1,11 @@
 """What the scorer reads from a run folder: labels, finished pairs, prompts, images and masks.
 
 A run folder written by `egobench run` has everything (see `egobench.run_folder`). A folder made by
-another tool needs only `pairs/<pair_id>/` with the inputs; the labels then come from
-`--method`/`--bench`, and the pairs are the subfolders of `pairs/`. Target prompts for CLIP-T are
-looked up, first match wins, in: the `--prompts` CSV (columns pair_id, target_prompt), a
-`target_prompt` column of results.csv, and `pairs/<pair_id>/pair.json`.
+another tool needs only `pairs/<pair_id>/` with the inputs. Its labels then come from
+`--method` and `--bench`, and its pairs are the subfolders of `pairs/`.
+
+Target prompts for CLIP-T come from the `--prompts` CSV (columns pair_id, target_prompt), else a
+`target_prompt` column of results.csv, else `pairs/<pair_id>/pair.json`.
 """
 
 from __future__ import annotations

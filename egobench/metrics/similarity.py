@@ -63,7 +63,7 @@ class ObjectSimilarity(Metric):
 
             edited_crops.append(edited_crop)
             if pair.reference_digest is None:
-                # Without the file's digest two references cannot be told apart, so this one is not shared.
+                # Without the file's digest two references cannot be distinguished, so this one is not cached.
                 key = ("undigested", index)
             else:
                 key = (pair.reference_digest, reference_box, pair.reference_mask.shape)
