@@ -126,7 +126,7 @@ def test_empty_mask_fails_with_named_pair(tmp_path):
 def test_model_folder_without_weights_exits_with_one_line(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
     (tmp_path / "empty-model" / "unet").mkdir(parents=True)
-    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu")
+    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu", "--metrics", "none")
     assert result.exit_code != 0
     error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
