@@ -28,3 +28,9 @@ class _Group(click.Group):
 def main(verbose: int) -> None:
     """Run, measure and compare personalized image editing methods."""
     setup_logging(verbose)
+
+
+from egobench.report.cli import compare_command, report_command  # noqa: E402
+
+main.add_command(report_command)
+main.add_command(compare_command)
