@@ -30,6 +30,61 @@ def main(verbose: int) -> None:
     setup_logging(verbose)
 
 
+def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
+    options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
+    options = {key: value for key, value in options.items() if value is not None}
+    if pairing is not None or manifest is not None:
+        options["seed"] = seed
+    return options
+
+
+@main.command()
+@click.option("--method", "methods", default="ego", show_default=True, help="Method preset(s) from methods/, comma-separated.")
+@click.option("--bench", default="dreamedit", show_default=True, help="Benchmark name (see `egobench bench list`).")
+@click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder.")
+@click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos used as references.")
+@click.option("--pairing", help="Pairing strategy of the benchmark.")
+@click.option("--manifest", "pairs_manifest", type=click.Path(path_type=str), help="CSV/JSONL pair manifest for --bench folder.")
+@click.option("--model", default=None, help="Hub id, local diffusers folder, or `tiny` (default: the preset's model).")
+@click.option("--ip-adapter", default=None, help="IP-Adapter weights for ego: hub id, local folder or state-dict file.")
+@click.option("--limit", type=click.IntRange(min=1), help="Edit only the first N pairs.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for noise and random pairings.")
+@click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
+def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides):
+    """Edit every pair of a benchmark and write a run folder per method."""
+    from pathlib import Path
+
+    from egobench.benches import create_bench
+    from egobench.runner import RunRequest, resolve_device, run_preset
+
+    presets = [name.strip() for name in methods.split(",") if name.strip()]
+    overrides = list(overrides)
+    if ip_adapter:
+        overrides.append(f"ego.ip_adapter.path={ip_adapter}")
+    options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
+    benchmark = create_bench(bench, **options)
+    device = resolve_device(device)
+
+    failures = []
+    for preset in presets:
+        run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
+        preset_overrides = [item for item in overrides if not item.startswith("ego.") or _is_ego_preset(preset)]
+        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
+        outcome = run_preset(request)
+        failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
+    if failures:
+        click.echo(f"error: {len(failures)} pair(s) failed, first: {failures[0]}; see results.csv in the run folder", err=True)
+        sys.exit(1)
+
+
+def _is_ego_preset(preset: str) -> bool:
+    from egobench.config import load_preset
+
+    return load_preset(preset)["method"] == "ego"
+
+
 from egobench.report.cli import compare_command, report_command  # noqa: E402
 
 main.add_command(report_command)

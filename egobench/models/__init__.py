@@ -1,0 +1,1 @@
+"""Stable Diffusion components: loading, the random-weight miniatures, partial UNet forwards."""

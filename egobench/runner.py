@@ -1,0 +1,283 @@
+"""`egobench run`: edit every pair of a benchmark with one or more methods into run folders.
+
+A run folder is resumable: pairs already marked `done` in results.csv (with their edited image on
+disk) are skipped, a failing pair is recorded and the run goes on, and every file is written
+atomically, so an interrupted run loses nothing that finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from egobench import __version__
+from egobench.atomic import atomic_path, save_image_atomic, write_text_atomic
+from egobench.benches import Bench, EditPair, LoadedPair
+from egobench.config import load_preset
+from egobench.errors import ConfigError, EgobenchError
+from egobench.logs import console
+from egobench.methods import EditMethod, method_class
+from egobench.run_folder import MANIFEST, RESULTS_COLUMNS, RESULTS_CSV, pair_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunRequest:
+    """Everything `egobench run` needs for one method preset."""
+
+    preset: str
+    bench: Bench
+    bench_options: dict
+    out: Path
+    model: str | None
+    seed: int = 0
+    limit: int | None = None
+    device: str = "cpu"
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    """How one run folder ended."""
+
+    run_dir: Path
+    done: int
+    failed: int
+    skipped: int
+    errors: dict[str, str]
+
+
+def resolve_device(device: str) -> str:
+    """Map `auto` to `cuda` when a GPU is visible, else `cpu`; check an explicit CUDA request."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device is visible; use --device cpu")
+    return device
+
+
+def run_preset(request: RunRequest) -> RunOutcome:
+    """Edit the bench's pairs with one preset into `request.out`, skipping pairs already done."""
+    config = load_preset(request.preset, request.overrides)
+    method_class(config["method"])
+    run_dir = request.out
+    pairs = request.bench.pairs()
+    if request.limit is not None:
+        pairs = pairs[: request.limit]
+    if not pairs:
+        raise EgobenchError(f"benchmark {request.bench.name!r} produced no pairs from {request.bench_options}; check --data-root")
+
+    fingerprint = _fingerprint(request, config)
+    previous = _read_manifest(run_dir)
+    if previous is not None and previous.get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"{run_dir / MANIFEST}: this folder holds a run with other settings; choose a new --out or delete the folder"
+        )
+
+    results = _read_results(run_dir)
+    pending = [pair for pair in pairs if not _is_done(run_dir, results.get(pair.pair_id))]
+    skipped = len(pairs) - len(pending)
+    if not pending:
+        logger.info("%s: all %d pairs already done, nothing to do", run_dir, len(pairs))
+        return RunOutcome(run_dir, 0, 0, skipped, {})
+
+    started_at = _now()
+    manifest = _manifest(request, config, fingerprint, len(pairs), started_at, previous)
+    write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
+    logger.info("%s: %d pairs to edit with %s (%d already done)", run_dir, len(pending), request.preset, skipped)
+
+    method = method_class(config["method"])(config, model=request.model, device=request.device)
+    manifest["method_identity"] = method.identity()
+    manifest["resolution"] = method.resolution
+
+    done = failed = 0
+    errors: dict[str, str] = {}
+    with _progress() as progress:
+        task = progress.add_task(request.preset, total=len(pending), per_pair="")
+        for pair in pending:
+            started = time.perf_counter()
+            try:
+                _edit_pair(method, request.bench, pair, run_dir, request.seed)
+            except (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError) as error:
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                results[pair.pair_id] = _result_row(pair.pair_id, "failed", time.perf_counter() - started, message)
+                errors[pair.pair_id] = message
+                failed += 1
+                logger.warning("pair %s failed: %s", pair.pair_id, message)
+            else:
+                results[pair.pair_id] = _result_row(pair.pair_id, "done", time.perf_counter() - started, "")
+                done += 1
+            _write_results(run_dir, results)
+            seconds = time.perf_counter() - started
+            progress.update(task, advance=1, per_pair=f"{seconds:.1f} s/pair")
+
+    manifest["finished_at"] = _now()
+    write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
+    logger.info("%s: %d done, %d failed, %d skipped", run_dir, done, failed, skipped)
+    return RunOutcome(run_dir, done, failed, skipped, errors)
+
+
+def _edit_pair(method: EditMethod, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
+    files = pair_files(run_dir, pair.pair_id)
+    loaded = bench.load(pair, method.resolution, cache_dir=run_dir / "masks")
+    edited = method.edit(loaded, seed)
+    expected = (method.resolution, method.resolution)
+    if edited.size != expected:
+        raise ValueError(f"method returned a {edited.size[0]}x{edited.size[1]} image, expected {expected[0]}x{expected[1]}")
+
+    save_image_atomic(loaded.source, files.source)
+    save_image_atomic(loaded.reference, files.reference)
+    save_image_atomic(_mask_image(loaded.source_mask), files.source_mask)
+    save_image_atomic(_mask_image(loaded.reference_mask), files.reference_mask)
+    save_image_atomic(pair_strip(loaded, edited), files.strip)
+    trace = getattr(method, "trace", None)
+    if trace:
+        _write_trace(files.folder / "trace.csv", trace)
+    # The edited image is written last: its presence marks the pair's files as complete.
+    save_image_atomic(edited, files.edited)
+
+
+def pair_strip(loaded: LoadedPair, edited: Image.Image) -> Image.Image:
+    """Return source | source mask | reference | reference mask | edited, side by side."""
+    panels = [loaded.source, _mask_image(loaded.source_mask).convert("RGB"), loaded.reference, _mask_image(loaded.reference_mask).convert("RGB"), edited]
+    side = edited.size[0]
+    strip = Image.new("RGB", (side * len(panels), side), "white")
+    for index, panel in enumerate(panels):
+        strip.paste(panel.resize((side, side)), (index * side, 0))
+    return strip
+
+
+def _mask_image(mask: np.ndarray) -> Image.Image:
+    return Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
+
+
+def _write_trace(path: Path, trace: list) -> None:
+    rows = [record.__dict__ for record in trace]
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("pairs"),
+        TextColumn("{task.fields[per_pair]}"),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _result_row(pair_id: str, status: str, seconds: float, error: str) -> dict:
+    return {"pair_id": pair_id, "status": status, "seconds": f"{seconds:.3f}", "error": error}
+
+
+def _read_results(run_dir: Path) -> dict[str, dict]:
+    path = run_dir / RESULTS_CSV
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["pair_id"]: row for row in csv.DictReader(handle)}
+
+
+def _write_results(run_dir: Path, results: dict[str, dict]) -> None:
+    with atomic_path(run_dir / RESULTS_CSV) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULTS_COLUMNS)
+        writer.writeheader()
+        writer.writerows(results.values())
+
+
+def _is_done(run_dir: Path, row: dict | None) -> bool:
+    return row is not None and row["status"] == "done" and pair_files(run_dir, row["pair_id"]).edited.is_file()
+
+
+def _read_manifest(run_dir: Path) -> dict | None:
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error}); delete the run folder or choose a new --out") from error
+
+
+def _fingerprint(request: RunRequest, config: dict) -> dict:
+    """Return what must match for a run folder to be resumed instead of refused."""
+    return {
+        "config": config,
+        "model": request.model,
+        "seed": request.seed,
+        "bench": request.bench.name,
+        "bench_options": {key: str(value) for key, value in sorted(request.bench_options.items())},
+    }
+
+
+def _manifest(request: RunRequest, config: dict, fingerprint: dict, pair_count: int, started_at: str, previous: dict | None) -> dict:
+    return {
+        "egobench_version": __version__,
+        "method": request.preset,
+        "method_impl": config["method"],
+        "bench": request.bench.name,
+        "bench_options": fingerprint["bench_options"],
+        "config": config,
+        "seed": request.seed,
+        "model": request.model,
+        "device": request.device,
+        "pairs": pair_count,
+        "limit": request.limit,
+        "argv": sys.argv,
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "started_at": started_at,
+        "first_started_at": (previous or {}).get("first_started_at", started_at),
+        "finished_at": None,
+        "fingerprint": fingerprint,
+    }
+
+
+def _versions() -> dict:
+    import diffusers
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "egobench": __version__,
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
