@@ -95,14 +95,14 @@ def run_preset(request: RunRequest) -> RunOutcome:
         logger.info("%s: all %d pairs already done, nothing to do", run_dir, len(pairs))
         return RunOutcome(run_dir, 0, 0, skipped, {})
 
+    # The model loads before anything is written, so a bad --model leaves no half-started folder.
+    method = method_class(config["method"])(config, model=request.model, device=request.device)
     started_at = _now()
     manifest = _manifest(request, config, fingerprint, len(pairs), started_at, previous)
-    write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
-    logger.info("%s: %d pairs to edit with %s (%d already done)", run_dir, len(pending), request.preset, skipped)
-
-    method = method_class(config["method"])(config, model=request.model, device=request.device)
     manifest["method_identity"] = method.identity()
     manifest["resolution"] = method.resolution
+    write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
+    logger.info("%s: %d pairs to edit with %s (%d already done)", run_dir, len(pending), request.preset, skipped)
 
     done = failed = 0
     errors: dict[str, str] = {}

@@ -95,6 +95,11 @@ class EgoEdit(EditMethod):
         return {"method": self.name, "model": self.model, "settings": self.settings.to_dict()}
 
     def edit(self, pair: LoadedPair, seed: int) -> Image.Image:
+        latent = self.optimise(pair, seed)
+        return tensor_to_image(self.sd.decode_latent(latent))
+
+    def optimise(self, pair: LoadedPair, seed: int) -> torch.Tensor:
+        """Run the energy-guided optimisation and return the edited latent, (1, 4, h, w)."""
         settings = self.settings
         sd = self.sd
         device = sd.device
@@ -192,8 +197,7 @@ class EgoEdit(EditMethod):
             self.trace.append(record)
             logger.debug("iteration %d t=%d text=%.4f image=%s", iteration, timestep, record.text_gradient_norm, record.image_energy)
 
-        # 9. Decode once, after the loop.
-        return tensor_to_image(sd.decode_latent(latent))
+        return latent
 
     def _encode_prompts(self, pair: LoadedPair) -> tuple[PromptEmbeddings, torch.Tensor]:
         text = self.settings.text_energy

@@ -1,0 +1,148 @@
+"""`egobench run` end to end on the tiny model: run folders, resuming, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from egobench.cli import main
+from tests.helpers import dreamedit_layout
+
+
+def run_cli(*arguments: str):
+    return CliRunner().invoke(main, list(arguments), catch_exceptions=False)
+
+
+def file_states(folder):
+    return {str(path): (path.stat().st_mtime_ns, path.read_bytes()) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def results(run_dir):
+    with (run_dir / "results.csv").open() as handle:
+        return {row["pair_id"]: row for row in csv.DictReader(handle)}
+
+
+FAST = ["--set", "ego.steps=4", "--set", "ego.schedule.t_max=700", "--set", "ego.schedule.t_min=400"]
+
+
+def test_run_writes_run_folder_and_resumes(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 2, "cat": 1})
+    run_dir = tmp_path / "run"
+    arguments = ["run", "--method", "ego", "--bench", "dreamedit", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--device", "cpu", *FAST]
+
+    first = run_cli(*arguments)
+    assert first.exit_code == 0, first.output
+    rows = results(run_dir)
+    assert len(rows) == 3
+    assert {row["status"] for row in rows.values()} == {"done"}
+    for pair_id in rows:
+        folder = run_dir / "pairs" / pair_id
+        with Image.open(folder / "edited.png") as edited:
+            assert edited.size == (128, 128)
+        with Image.open(folder / "strip.png") as strip:
+            assert strip.size == (5 * 128, 128)
+        for name in ("source.png", "reference.png", "source_mask.png", "reference_mask.png", "trace.csv"):
+            assert (folder / name).is_file(), name
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for key in ("config", "seed", "versions", "model", "device", "git_commit", "started_at", "finished_at"):
+        assert key in manifest, key
+    assert manifest["model"] == "tiny"
+    assert manifest["config"]["ego"]["steps"] == 4
+    assert not list(run_dir.rglob("*.part"))
+
+    before = file_states(run_dir)
+    second = run_cli(*arguments)
+    assert second.exit_code == 0, second.output
+    assert file_states(run_dir) == before
+
+
+def test_interrupted_run_redoes_only_missing_pairs(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 3})
+    run_dir = tmp_path / "run"
+    arguments = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--device", "cpu", *FAST]
+    assert run_cli(*arguments, "--limit", "2").exit_code == 0
+    kept = sorted(results(run_dir))
+    kept_bytes = (run_dir / "pairs" / kept[0] / "edited.png").read_bytes()
+
+    assert run_cli(*arguments).exit_code == 0
+    assert len(results(run_dir)) == 3
+    assert (run_dir / "pairs" / kept[0] / "edited.png").read_bytes() == kept_bytes
+
+
+def test_same_seed_gives_identical_images(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    common = ["--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", *FAST]
+    assert run_cli("run", *common, "--out", str(tmp_path / "a")).exit_code == 0
+    assert run_cli("run", *common, "--out", str(tmp_path / "b")).exit_code == 0
+    pair_id = next(iter(results(tmp_path / "a")))
+    image_a = np.asarray(Image.open(tmp_path / "a" / "pairs" / pair_id / "edited.png"))
+    image_b = np.asarray(Image.open(tmp_path / "b" / "pairs" / pair_id / "edited.png"))
+    assert np.array_equal(image_a, image_b)
+
+
+def test_changed_settings_in_same_folder_are_refused(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    common = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST]
+    assert run_cli(*common).exit_code == 0
+    refused = run_cli(*common, "--set", "ego.learning_rate=0.5")
+    assert refused.exit_code != 0
+    assert "other settings" in refused.output
+
+
+def test_unreadable_image_fails_its_pair_and_run_goes_on(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 2})
+    (data_root / "replacement_source" / "dog" / "found0.jpg").write_bytes(b"not a jpeg")
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
+    assert result.exit_code == 1
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "found0.jpg" in error_lines[0]
+    rows = results(tmp_path / "run")
+    assert sorted(row["status"] for row in rows.values()) == ["done", "failed"]
+
+
+def test_missing_data_root_is_one_line_error(tmp_path):
+    result = run_cli("run", "--model", "tiny", "--data-root", str(tmp_path / "nowhere"), "--subjects", str(tmp_path), "--out", str(tmp_path / "run"))
+    assert result.exit_code != 0
+    assert result.output.strip().count("\n") == 0
+    assert "replacement_source" in result.output
+
+
+def test_empty_mask_fails_with_named_pair(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    Image.new("RGB", (160, 160), (128, 128, 128)).save(data_root / "replacement_source" / "dog" / "found0.jpg")
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
+    assert result.exit_code == 1
+    assert "mask" in result.output and "dog-found0" in result.output
+
+
+def test_model_folder_without_weights_exits_with_one_line(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    (tmp_path / "empty-model" / "unet").mkdir(parents=True)
+    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu")
+    assert result.exit_code != 0
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "--model tiny" in error_lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_override_is_rejected(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--set", "ego.stepz=3")
+    assert result.exit_code != 0
+    assert "unknown setting 'stepz'" in result.output
+
+
+@pytest.mark.skipif(os.environ.get("EGOBENCH_SKIP_SHARED") == "1", reason="shared photos disabled")
+def test_run_on_shared_photos(tmp_path, shared_data):
+    result = run_cli(
+        "run", "--model", "tiny", "--data-root", str(shared_data / "dreamedit-proxy"), "--subjects", str(shared_data / "dreambooth"),
+        "--limit", "2", "--out", str(tmp_path / "run"), "--device", "cpu", *FAST,
+    )
+    assert result.exit_code == 0, result.output
+    assert len(results(tmp_path / "run")) == 2
