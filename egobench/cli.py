@@ -67,10 +67,11 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
 
+    routed = route_overrides(presets, overrides)
     failures = []
     for preset in presets:
         run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
-        preset_overrides = [item for item in overrides if not item.startswith("ego.") or _is_ego_preset(preset)]
+        preset_overrides = routed[preset]
         request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
         outcome = run_preset(request)
         failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
@@ -79,10 +80,25 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
         sys.exit(1)
 
 
-def _is_ego_preset(preset: str) -> bool:
-    from egobench.config import load_preset
+def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[str]]:
+    """Give each preset the `--set` overrides whose top-level section it has.
 
-    return load_preset(preset)["method"] == "ego"
+    With `--method ego,pbe --set ego.steps=20`, only the ego run gets the override. An override that
+    no preset can take is an error rather than silently ignored.
+    """
+    from egobench.config import load_preset
+    from egobench.errors import ConfigError
+
+    sections = {preset: set(load_preset(preset)) for preset in presets}
+    routed: dict[str, list[str]] = {preset: [] for preset in presets}
+    for override in overrides:
+        section = override.split("=", 1)[0].split(".", 1)[0].strip()
+        takers = [preset for preset in presets if section in sections[preset]]
+        if not takers:
+            raise ConfigError(f"--set {override}: none of the presets {', '.join(presets)} has a section {section!r}")
+        for preset in takers:
+            routed[preset].append(override)
+    return routed
 
 
 from egobench.report.cli import compare_command, report_command  # noqa: E402

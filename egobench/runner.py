@@ -1,7 +1,7 @@
 """`egobench run`: edit every pair of a benchmark with one or more methods into run folders.
 
-A run folder is resumable: pairs already marked `done` in results.csv (with their edited image on
-disk) are skipped, a failing pair is recorded and the run goes on, and every file is written
+A run folder is resumable. Pairs already marked `done` in results.csv (with their edited image on
+disk) are skipped, and a failing pair is recorded while the run goes on. Every file is written
 atomically, so an interrupted run loses nothing that finished.
 """
 
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -29,7 +28,6 @@ from egobench.benches import Bench, EditPair, LoadedPair
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
-from egobench.methods import EditMethod, method_class
 from egobench.run_folder import MANIFEST, RESULTS_COLUMNS, RESULTS_CSV, pair_files
 
 logger = logging.getLogger(__name__)
@@ -52,7 +50,7 @@ class RunRequest:
 
 @dataclass
 class RunOutcome:
-    """How one run folder ended."""
+    """Counts of done, failed and skipped pairs in one run folder, with the failures' messages."""
 
     run_dir: Path
     done: int
@@ -63,6 +61,8 @@ class RunOutcome:
 
 def resolve_device(device: str) -> str:
     """Map `auto` to `cuda` when a GPU is visible, else `cpu`; check an explicit CUDA request."""
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -73,7 +73,6 @@ def resolve_device(device: str) -> str:
 def run_preset(request: RunRequest) -> RunOutcome:
     """Edit the bench's pairs with one preset into `request.out`, skipping pairs already done."""
     config = load_preset(request.preset, request.overrides)
-    method_class(config["method"])
     run_dir = request.out
     pairs = request.bench.pairs()
     if request.limit is not None:
@@ -85,7 +84,7 @@ def run_preset(request: RunRequest) -> RunOutcome:
     previous = _read_manifest(run_dir)
     if previous is not None and previous.get("fingerprint") != fingerprint:
         raise ConfigError(
-            f"{run_dir / MANIFEST}: this folder holds a run with other settings; choose a new --out or delete the folder"
+            f"{run_dir / MANIFEST}: the folder contains a run with different settings; choose a new --out or delete the folder"
         )
 
     results = _read_results(run_dir)
@@ -94,6 +93,9 @@ def run_preset(request: RunRequest) -> RunOutcome:
     if not pending:
         logger.info("%s: all %d pairs already done, nothing to do", run_dir, len(pairs))
         return RunOutcome(run_dir, 0, 0, skipped, {})
+
+    # Methods import torch and diffusers, which takes seconds: only a run with work to do pays for it.
+    from egobench.methods import method_class
 
     # The model loads before anything is written, so a bad --model leaves no half-started folder.
     method = method_class(config["method"])(config, model=request.model, device=request.device)
@@ -131,7 +133,7 @@ def run_preset(request: RunRequest) -> RunOutcome:
     return RunOutcome(run_dir, done, failed, skipped, errors)
 
 
-def _edit_pair(method: EditMethod, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
+def _edit_pair(method, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
     files = pair_files(run_dir, pair.pair_id)
     loaded = bench.load(pair, method.resolution, cache_dir=run_dir / "masks")
     edited = method.edit(loaded, seed)
@@ -256,6 +258,7 @@ def _manifest(request: RunRequest, config: dict, fingerprint: dict, pair_count: 
 
 def _versions() -> dict:
     import diffusers
+    import torch
     import transformers
 
     return {

@@ -24,7 +24,8 @@ def test_tiny_model_builds_deterministically(tmp_path):
 
 def test_tiny_model_has_sd15_layout():
     sd = load_stable_diffusion("tiny")
-    assert len(sd.unet.down_blocks) == 4 and len(sd.unet.up_blocks) == 4
+    assert len(sd.unet.down_blocks) == 4
+    assert len(sd.unet.up_blocks) == 4
     assert sd.vae_scale_factor == 8
     assert sd.resolution == 128
     assert sd.encode_prompts(["a photo of a dog"]).shape == (1, 77, sd.unet.config.cross_attention_dim)
@@ -55,7 +56,8 @@ def test_unreachable_hub_id_names_the_fixes(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError) as raised:
         load_stable_diffusion("someone/not-downloaded-model")
     message = str(raised.value)
-    assert "--model tiny" in message and "--model PATH" in message
+    assert "--model tiny" in message
+    assert "--model PATH" in message
     assert "\n" not in message
 
 

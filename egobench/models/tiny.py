@@ -23,10 +23,12 @@ from egobench.atomic import write_text_atomic
 logger = logging.getLogger(__name__)
 
 # Bump when a config below changes so that old cached folders are not reused.
-TINY_VERSION = 1
+TINY_VERSION = 2
 
 # The scheduler of SD 1.5: scaled-linear betas over 1000 training steps.
-SD15_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+SD15_SCHEDULER = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
+)
 
 TINY_UNET = dict(
     sample_size=16,

@@ -84,6 +84,7 @@ def image_energy(
     distance: str,
     with_gradient: bool,
     reference_features: torch.Tensor | None = None,
+    added_cond_kwargs: dict | None = None,
 ) -> ImageEnergy:
     """Match features of the edited and reference latents (Eq. 1) and return D_img and its gradient.
 
@@ -94,15 +95,16 @@ def image_energy(
         source_mask, reference_mask: {0, 1} masks at image resolution, (1, 1, H, W).
         with_gradient: False computes only the matches (content composition without IEG).
         reference_features: precomputed features of `reference_noisy`, if the caller has them.
+        added_cond_kwargs: IP-Adapter image tokens for a batch of one, used by both feature passes.
     """
     if reference_features is None:
         with torch.no_grad():
-            reference_features = unet_features(unet, reference_noisy, timestep, prompt, up_block)
+            reference_features = unet_features(unet, reference_noisy, timestep, prompt, up_block, added_cond_kwargs)
 
     latent = latent.detach().requires_grad_(with_gradient)
     with torch.set_grad_enabled(with_gradient):
         edited_noisy = alpha_bar.sqrt() * latent + (1 - alpha_bar).sqrt() * noise
-        edited_features = unet_features(unet, edited_noisy, timestep, prompt, up_block)
+        edited_features = unet_features(unet, edited_noisy, timestep, prompt, up_block, added_cond_kwargs)
 
         grid = tuple(edited_features.shape[-2:])
         source_cells = downsample_mask(source_mask, grid).flatten().nonzero().squeeze(1)

@@ -41,7 +41,7 @@ _FEATURE_PROMPTS = ("target", "reference", "empty")
 
 @dataclass
 class IterationRecord:
-    """What one optimisation step did, kept for the pair's trace file."""
+    """The energies and gradient norms of one optimisation step, written to the pair's trace file."""
 
     iteration: int
     timestep: int
@@ -119,7 +119,11 @@ class EgoEdit(EditMethod):
 
         # 3. Prompt embeddings, one text-encoder call.
         prompts, feature_prompt = self._encode_prompts(pair)
-        added_cond_kwargs = self.ip_adapter.text_energy_kwargs(pair) if self.ip_adapter else None
+        image_tokens = None
+        feature_tokens = None
+        if self.ip_adapter is not None:
+            image_tokens = self.ip_adapter.tokens(pair.source, pair.source_mask, pair.reference, pair.reference_mask)
+            feature_tokens = image_tokens.batch("reference")
 
         # 4. The coarse-to-fine schedule and the noise stream.
         timesteps = timestep_schedule(settings.schedule.kind, settings.steps, settings.schedule.t_max, settings.schedule.t_min, seed)
@@ -147,7 +151,7 @@ class EgoEdit(EditMethod):
                     prompts,
                     settings.text_energy.guidance_scale,
                     settings.text_energy.negative_weight,
-                    added_cond_kwargs,
+                    image_tokens,
                 )
                 text_gradient = noise_weight(settings.text_energy.noise_weighting, alpha_bar) * text_gradient
                 if settings.gradient_scaling.truncation:
@@ -175,6 +179,7 @@ class EgoEdit(EditMethod):
                     settings.image_energy.up_block,
                     settings.image_energy.distance,
                     with_gradient=image_energy_active,
+                    added_cond_kwargs=feature_tokens,
                 )
                 record.image_energy = float(energy.loss)
             if image_energy_active:

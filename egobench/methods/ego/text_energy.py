@@ -9,7 +9,7 @@ residual directly:
 
 where eps_w(x, y) = eps(x) + w * (eps(x, y) - eps(x)) is the classifier-free-guided prediction. The
 unconditional prediction eps(x~_t) of the edited latent is computed once and shared by its guided
-prediction and by the negative term; descending along the negative term moves the latent away from
+prediction and by the negative term. Descending along the negative term moves the latent away from
 y_neg. All predictions of one iteration run as one no-grad UNet batch.
 """
 
@@ -39,12 +39,13 @@ def text_energy_gradient(
     prompts: PromptEmbeddings,
     guidance_scale: float,
     negative_weight: float,
-    added_cond_kwargs: dict | None = None,
+    image_tokens=None,
 ) -> torch.Tensor:
     """Return the text-energy gradient with respect to the edited latent, shape (1, 4, h, w).
 
     `edited_noisy` and `source_noisy` must be noised with the same noise draw so that it cancels in
-    the difference. `added_cond_kwargs` carries IP-Adapter image tokens ordered like the batch below.
+    the difference. `image_tokens` (an `ImageTokens`) adds IP-Adapter tokens: the reference object's
+    for the edited branch, the source object's for the source branch, zeros for the rest.
     """
     use_negative = prompts.negative is not None and negative_weight != 0
 
@@ -53,6 +54,10 @@ def text_energy_gradient(
     latents = torch.cat([edited_noisy] * len(edited_prompts) + [source_noisy] * 2)
     embeddings = torch.cat(edited_prompts + [prompts.unconditional, prompts.source])
     timesteps = torch.full((latents.shape[0],), timestep, device=latents.device, dtype=torch.long)
+    added_cond_kwargs = None
+    if image_tokens is not None:
+        edited_roles = ["unconditional", "reference"] + (["unconditional"] if use_negative else [])
+        added_cond_kwargs = image_tokens.batch(*edited_roles, "unconditional", "source")
     with torch.no_grad():
         predictions = unet(latents.to(unet.dtype), timesteps, embeddings, added_cond_kwargs=added_cond_kwargs).sample.float()
 
