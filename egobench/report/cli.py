@@ -49,7 +49,7 @@ _SUFFIX_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
 )
 @click.option("--caption", default="", help="Table caption, gallery title or figure title.")
 @click.option("--plot", is_flag=True, help="Write a PNG of each metric against --sweep-key instead of a table.")
-@click.option("--sweep-key", help="Dotted manifest config key the runs differ in, e.g. ego.content_composition.start.")
+@click.option("--sweep-key", help="Dotted manifest config key the runs differ in, e.g. ego.content_composition.start_t.")
 def report_command(runs, output_format, out, labels, metrics, show_ci, ablation, mechanisms, caption, plot, sweep_key):
     """Write a table, an HTML gallery or a sweep plot of one or more run folders."""
     from egobench.report.runs import load_run
