@@ -33,8 +33,8 @@ def main(verbose: int) -> None:
 def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
     options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
     options = {key: value for key, value in options.items() if value is not None}
-    if pairing is not None or manifest is not None:
-        options["seed"] = seed
+    # Every benchmark takes the seed: random pairings such as PIE-Bench's depend on it.
+    options["seed"] = seed
     return options
 
 
@@ -100,6 +100,10 @@ def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[
             routed[preset].append(override)
     return routed
 
+
+from egobench.benches.cli import bench  # noqa: E402
+
+main.add_command(bench)
 
 from egobench.report.cli import compare_command, report_command  # noqa: E402
 

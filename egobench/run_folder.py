@@ -10,6 +10,7 @@
         source.png, reference.png, source_mask.png, reference_mask.png
                              the inputs exactly as the method saw them
         strip.png            source | source mask | reference | reference mask | edited
+        pair.json            the edit pair: ids, prompts, classes, the original image paths
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RESULTS_CSV = "results.csv"
 METRICS_CSV = "metrics.csv"
 SUMMARY_CSV = "summary.csv"
 PAIRS_DIR = "pairs"
+PAIR_RECORD = "pair.json"
 
 RESULTS_COLUMNS = ["pair_id", "status", "seconds", "error"]
 
@@ -55,6 +57,10 @@ class PairFiles:
     @property
     def strip(self) -> Path:
         return self.folder / "strip.png"
+
+    @property
+    def record(self) -> Path:
+        return self.folder / PAIR_RECORD
 
 
 def pair_files(run_dir: str | Path, pair_id: str) -> PairFiles:

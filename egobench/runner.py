@@ -146,6 +146,7 @@ def _edit_pair(method, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -
     save_image_atomic(_mask_image(loaded.source_mask), files.source_mask)
     save_image_atomic(_mask_image(loaded.reference_mask), files.reference_mask)
     save_image_atomic(pair_strip(loaded, edited), files.strip)
+    write_text_atomic(files.record, json.dumps(pair.to_row(), indent=2))
     trace = getattr(method, "trace", None)
     if trace:
         _write_trace(files.folder / "trace.csv", trace)

@@ -34,7 +34,7 @@ FAST = ["--set", "ego.steps=4", "--set", "ego.schedule.t_max=700", "--set", "ego
 def test_run_writes_run_folder_and_resumes(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 2, "cat": 1})
     run_dir = tmp_path / "run"
-    arguments = ["run", "--method", "ego", "--bench", "dreamedit", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--device", "cpu", *FAST]
+    arguments = ["run", "--method", "ego", "--bench", "dreamedit", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(run_dir), "--device", "cpu", *FAST]
 
     first = run_cli(*arguments)
     assert first.exit_code == 0, first.output
@@ -47,7 +47,7 @@ def test_run_writes_run_folder_and_resumes(tmp_path):
             assert edited.size == (128, 128)
         with Image.open(folder / "strip.png") as strip:
             assert strip.size == (5 * 128, 128)
-        for name in ("source.png", "reference.png", "source_mask.png", "reference_mask.png", "trace.csv"):
+        for name in ("source.png", "reference.png", "source_mask.png", "reference_mask.png", "trace.csv", "pair.json"):
             assert (folder / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for key in ("config", "seed", "versions", "model", "device", "git_commit", "started_at", "finished_at"):
@@ -65,7 +65,7 @@ def test_run_writes_run_folder_and_resumes(tmp_path):
 def test_interrupted_run_redoes_only_missing_pairs(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 3})
     run_dir = tmp_path / "run"
-    arguments = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--device", "cpu", *FAST]
+    arguments = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(run_dir), "--device", "cpu", *FAST]
     assert run_cli(*arguments, "--limit", "2").exit_code == 0
     kept = sorted(results(run_dir))
     kept_bytes = (run_dir / "pairs" / kept[0] / "edited.png").read_bytes()
@@ -77,7 +77,7 @@ def test_interrupted_run_redoes_only_missing_pairs(tmp_path):
 
 def test_same_seed_gives_identical_images(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
-    common = ["--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", *FAST]
+    common = ["--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--device", "cpu", *FAST]
     assert run_cli("run", *common, "--out", str(tmp_path / "a")).exit_code == 0
     assert run_cli("run", *common, "--out", str(tmp_path / "b")).exit_code == 0
     pair_id = next(iter(results(tmp_path / "a")))
@@ -88,7 +88,7 @@ def test_same_seed_gives_identical_images(tmp_path):
 
 def test_changed_settings_in_same_folder_are_refused(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
-    common = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST]
+    common = ["run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu", *FAST]
     assert run_cli(*common).exit_code == 0
     refused = run_cli(*common, "--set", "ego.learning_rate=0.5")
     assert refused.exit_code != 0
@@ -98,7 +98,7 @@ def test_changed_settings_in_same_folder_are_refused(tmp_path):
 def test_unreadable_image_fails_one_pair(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 2})
     (data_root / "replacement_source" / "dog" / "found0.jpg").write_bytes(b"not a jpeg")
-    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
     assert result.exit_code == 1
     error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
@@ -117,7 +117,7 @@ def test_missing_data_root_is_one_line_error(tmp_path):
 def test_empty_mask_fails_with_named_pair(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
     Image.new("RGB", (160, 160), (128, 128, 128)).save(data_root / "replacement_source" / "dog" / "found0.jpg")
-    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu", *FAST)
     assert result.exit_code == 1
     assert "mask" in result.output
     assert "dog-found0" in result.output
@@ -126,7 +126,7 @@ def test_empty_mask_fails_with_named_pair(tmp_path):
 def test_model_folder_without_weights_exits_with_one_line(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
     (tmp_path / "empty-model" / "unet").mkdir(parents=True)
-    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--device", "cpu")
+    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu")
     assert result.exit_code != 0
     error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
@@ -136,7 +136,7 @@ def test_model_folder_without_weights_exits_with_one_line(tmp_path):
 
 def test_unknown_override_is_rejected(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
-    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--set", "ego.stepz=3")
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--set", "ego.stepz=3")
     assert result.exit_code != 0
     assert "unknown setting 'stepz'" in result.output
 
