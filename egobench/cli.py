@@ -9,6 +9,8 @@ import click
 from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
+from egobench.listing import list_group
+from egobench.sweep import sweep_command
 
 
 class _Group(click.Group):
@@ -104,6 +106,12 @@ def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[
 from egobench.benches.cli import bench  # noqa: E402
 
 main.add_command(bench)
+main.add_command(list_group)
+main.add_command(sweep_command)
+
+from egobench.metrics.cli import score  # noqa: E402
+
+main.add_command(score)
 
 from egobench.report.cli import compare_command, report_command  # noqa: E402
 

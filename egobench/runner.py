@@ -32,6 +32,11 @@ from egobench.run_folder import MANIFEST, RESULTS_COLUMNS, RESULTS_CSV, pair_fil
 
 logger = logging.getLogger(__name__)
 
+# Failures that end one pair but not the run: bad input, numerical blow-up, I/O, wrong output.
+PAIR_ERRORS = (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError)
+# Pairs loaded and handed to a method's `edit_batch` at once; bounds the images held in memory.
+BATCH_CHUNK = 16
+
 
 @dataclass
 class RunRequest:
@@ -106,26 +111,29 @@ def run_preset(request: RunRequest) -> RunOutcome:
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
     logger.info("%s: %d pairs to edit with %s (%d already done)", run_dir, len(pending), request.preset, skipped)
 
+    # Methods with `edit_batch` (external commands, batched optimisation) get several pairs per call.
+    chunk_size = max(1, int(getattr(method, "pairs_per_call", BATCH_CHUNK))) if hasattr(method, "edit_batch") else 1
     done = failed = 0
     errors: dict[str, str] = {}
     with _progress() as progress:
         task = progress.add_task(request.preset, total=len(pending), per_pair="")
-        for pair in pending:
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start : start + chunk_size]
             started = time.perf_counter()
-            try:
-                _edit_pair(method, request.bench, pair, run_dir, request.seed)
-            except (EgobenchError, FloatingPointError, OSError, ValueError, RuntimeError) as error:
+            outcomes = _edit_chunk(method, request.bench, chunk, run_dir, request.seed)
+            seconds = (time.perf_counter() - started) / len(chunk)
+            for pair, error in zip(chunk, outcomes):
+                if error is None:
+                    results[pair.pair_id] = _result_row(pair.pair_id, "done", seconds, "")
+                    done += 1
+                    continue
                 message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                results[pair.pair_id] = _result_row(pair.pair_id, "failed", time.perf_counter() - started, message)
+                results[pair.pair_id] = _result_row(pair.pair_id, "failed", seconds, message)
                 errors[pair.pair_id] = message
                 failed += 1
                 logger.warning("pair %s failed: %s", pair.pair_id, message)
-            else:
-                results[pair.pair_id] = _result_row(pair.pair_id, "done", time.perf_counter() - started, "")
-                done += 1
             _write_results(run_dir, results)
-            seconds = time.perf_counter() - started
-            progress.update(task, advance=1, per_pair=f"{seconds:.1f} s/pair")
+            progress.update(task, advance=len(chunk), per_pair=f"{seconds:.1f} s/pair")
 
     manifest["finished_at"] = _now()
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
@@ -133,10 +141,44 @@ def run_preset(request: RunRequest) -> RunOutcome:
     return RunOutcome(run_dir, done, failed, skipped, errors)
 
 
-def _edit_pair(method, bench: Bench, pair: EditPair, run_dir: Path, seed: int) -> None:
+def _edit_chunk(method, bench: Bench, chunk: list[EditPair], run_dir: Path, seed: int) -> list[Exception | None]:
+    """Edit the pairs of a chunk and save their files; return each pair's error, or None when done."""
+    outcomes: dict[str, Exception | None] = {}
+    loaded_pairs: list[LoadedPair] = []
+    for pair in chunk:
+        try:
+            loaded_pairs.append(bench.load(pair, method.resolution, cache_dir=run_dir / "masks"))
+        except PAIR_ERRORS as error:
+            outcomes[pair.pair_id] = error
+
+    if hasattr(method, "edit_batch") and loaded_pairs:
+        try:
+            edited_images = method.edit_batch(loaded_pairs, seed, work_dir=run_dir / "batches")
+        except EgobenchError as error:
+            edited_images = [error] * len(loaded_pairs)
+    else:
+        edited_images = []
+        for loaded in loaded_pairs:
+            try:
+                edited_images.append(method.edit(loaded, seed))
+            except PAIR_ERRORS as error:
+                edited_images.append(error)
+
+    for loaded, edited in zip(loaded_pairs, edited_images):
+        if isinstance(edited, Exception):
+            outcomes[loaded.pair.pair_id] = edited
+            continue
+        try:
+            _save_pair(method, loaded, edited, run_dir)
+            outcomes[loaded.pair.pair_id] = None
+        except PAIR_ERRORS as error:
+            outcomes[loaded.pair.pair_id] = error
+    return [outcomes[pair.pair_id] for pair in chunk]
+
+
+def _save_pair(method, loaded: LoadedPair, edited: Image.Image, run_dir: Path) -> None:
+    pair = loaded.pair
     files = pair_files(run_dir, pair.pair_id)
-    loaded = bench.load(pair, method.resolution, cache_dir=run_dir / "masks")
-    edited = method.edit(loaded, seed)
     expected = (method.resolution, method.resolution)
     if edited.size != expected:
         raise ValueError(f"method returned a {edited.size[0]}x{edited.size[1]} image, expected {expected[0]}x{expected[1]}")

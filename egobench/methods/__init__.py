@@ -45,6 +45,6 @@ def create_method(preset: str, *, model: str | None, device: str, overrides: lis
 
 
 # Importing the modules registers the methods.
-from egobench.methods import ego  # noqa: E402,F401
+from egobench.methods import ego, external, paste, pbe, source  # noqa: E402,F401
 
 __all__ = ["EditMethod", "create_method", "method_class", "register_method", "registered_methods"]

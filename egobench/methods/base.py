@@ -37,8 +37,8 @@ class EditMethod(ABC):
         """Return the edited source image, RGB, `resolution` x `resolution`."""
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        """Return whether the method can run here and, if not, the step that makes it available."""
+    def availability(cls, config: dict | None = None) -> tuple[bool, str]:
+        """Return whether the method can run here with a preset's `config` and, if not, the step that makes it available."""
         return True, "ready"
 
     def identity(self) -> dict:

@@ -31,6 +31,7 @@ from egobench.methods.ego.settings import EgoSettings
 from egobench.methods.ego.spatial import downsample_mask
 from egobench.methods.ego.text_energy import PromptEmbeddings, noise_weight, text_energy_gradient
 from egobench.methods.ego.timestep_schedule import timestep_schedule
+from egobench.models.hub import cached_snapshot
 from egobench.models.stable_diffusion import DEFAULT_MODEL, StableDiffusion, load_stable_diffusion
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,13 @@ class EgoEdit(EditMethod):
 
             self.ip_adapter = load_ip_adapter(self.sd, self.settings.ip_adapter)
         self.trace: list[IterationRecord] = []
+
+    @classmethod
+    def availability(cls, config: dict | None = None) -> tuple[bool, str]:
+        """Report whether the default SD 1.5 weights are in the local Hugging Face cache."""
+        if cached_snapshot(DEFAULT_MODEL) is not None:
+            return True, f"ready: {DEFAULT_MODEL} is in the Hugging Face cache"
+        return False, f"run `hf download {DEFAULT_MODEL}` or pass --model PATH to a local folder (--model tiny runs a random miniature)"
 
     @property
     def resolution(self) -> int:
