@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -10,7 +12,7 @@ from PIL import Image
 from egobench.cli import main
 from egobench.errors import ConfigError
 from egobench.report.plot import sweep_points
-from egobench.report.runs import load_run
+from egobench.report.runs import expand_sweeps, load_run
 from egobench.report.table import build_table
 from egobench.report.testing import write_run
 
@@ -78,3 +80,54 @@ def test_cli_plot_needs_sweep_key(tmp_path):
     assert "--plot needs --sweep-key" in without_key.output
     assert key_without_plot.exit_code == 2
     assert not (tmp_path / "p.png").exists()
+
+
+def _grid_sweep(tmp_path):
+    """Write an `egobench sweep` folder over start_t x interval, with sweep.json listing its runs."""
+    sweep = tmp_path / "sweep"
+    runs = []
+    for start in (400, 600):
+        for interval in (1, 2):
+            folder = f"ego.content_composition.start_t={start},ego.content_composition.interval={interval}"
+            config = {"method": "ego", "ego": {"content_composition": {"start_t": start, "interval": interval}}}
+            scores = {"p0": {"dino": start / 1000 + interval / 100}, "p1": {"dino": start / 1000}}
+            write_run(sweep / folder, "ego", scores, config=config, images=False)
+            runs.append({"folder": folder, "values": {"ego.content_composition.start_t": str(start)}})
+    keys = ["ego.content_composition.start_t", "ego.content_composition.interval"]
+    (sweep / "sweep.json").write_text(json.dumps({"method": "ego", "keys": keys, "runs": runs}))
+    return sweep
+
+
+def test_sweep_folder_expands_to_runs(tmp_path):
+    sweep = _grid_sweep(tmp_path)
+
+    paths, keys = expand_sweeps([sweep])
+
+    assert [path.name for path in paths] == [
+        "ego.content_composition.start_t=400,ego.content_composition.interval=1",
+        "ego.content_composition.start_t=400,ego.content_composition.interval=2",
+        "ego.content_composition.start_t=600,ego.content_composition.interval=1",
+        "ego.content_composition.start_t=600,ego.content_composition.interval=2",
+    ]
+    assert keys == ["ego.content_composition.start_t", "ego.content_composition.interval"]
+
+
+def test_grid_sweep_draws_line_per_value(tmp_path):
+    paths, _ = expand_sweeps([_grid_sweep(tmp_path)])
+    table = build_table([load_run(path) for path in paths], ["dino"])
+
+    groups = sweep_points(table, "ego.content_composition.start_t")
+
+    assert list(groups) == ["ego, ego.content_composition.interval=1", "ego, ego.content_composition.interval=2"]
+    assert [value for value, _ in groups["ego, ego.content_composition.interval=2"]] == [400, 600]
+
+
+def test_cli_plots_sweep_folder(tmp_path):
+    sweep = _grid_sweep(tmp_path)
+    out = sweep / "sweep.png"
+
+    result = CliRunner().invoke(main, ["report", str(sweep), "--plot", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert image.format == "PNG"

@@ -9,11 +9,13 @@ import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from egobench.cli import main
 from egobench.errors import ConfigError, InputError
+from egobench.metrics.summary import bootstrap_interval, summarize
 from egobench.report.csv_table import render_csv
 from egobench.report.latex import escape_latex, render_latex
 from egobench.report.markdown import render_markdown
@@ -111,11 +113,26 @@ def test_latex_escapes_labels_and_caption(two_runs):
 def test_latex_prints_intervals_on_request(two_runs):
     plain = render_latex(_table(two_runs, metrics="dino"))
     with_ci = render_latex(_table(two_runs, metrics="dino", show_ci=True))
-    dino = np.array([0.61, 0.65, 0.58])
-    half = 4.302652729911275 * dino.std(ddof=1) / np.sqrt(3)  # t(0.975, df=2)
+    low, high = bootstrap_interval(np.array([0.61, 0.65, 0.58]))
 
     assert "\\scriptsize" not in plain
-    assert f"\\textbf{{0.613}} {{\\scriptsize [{dino.mean() - half:.3f}, {dino.mean() + half:.3f}]}}" in with_ci
+    assert f"\\textbf{{0.613}} {{\\scriptsize [{low:.3f}, {high:.3f}]}}" in with_ci
+
+
+def test_recomputed_summary_matches_scorer(tmp_path):
+    run = write_run(tmp_path / "run", "ego", EGO_SCORES)
+    metrics = pd.read_csv(run / "metrics.csv")
+    expected = summarize(metrics, ["dino", "bg_lpips"]).set_index("metric")
+
+    table = _table([run], "dino,bg_lpips")
+
+    for name in ("dino", "bg_lpips"):
+        score = table.rows[0].scores[name]
+        assert score.mean == pytest.approx(expected.loc[name, "mean"], abs=1e-12)
+        assert score.std == pytest.approx(expected.loc[name, "std"], abs=1e-12)
+        assert score.ci_low == pytest.approx(expected.loc[name, "ci_low"], abs=1e-12)
+        assert score.ci_high == pytest.approx(expected.loc[name, "ci_high"], abs=1e-12)
+        assert score.count == expected.loc[name, "count"]
 
 
 def test_latex_marks_missing_values(tmp_path):
@@ -209,7 +226,8 @@ def test_latex_compiles_with_pdflatex(tmp_path):
         # OT1 draws "_" as a rule, which pdftotext reads as a space.
         assert "EGO v2 & 50% #1 {x}" in flat
         assert "<a|b> --fast" in flat
-        assert "0.613 [0.526, 0.701]" in flat
+        low, high = bootstrap_interval(np.array([0.61, 0.65, 0.58]))
+        assert f"0.613 [{low:.3f}, {high:.3f}]" in flat
         assert "BG LPIPS ↓" in flat
 
 

@@ -24,7 +24,7 @@ _SUFFIX_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
 
 
 @click.command("report")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("runs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "output_format",
@@ -49,13 +49,21 @@ _SUFFIX_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
 )
 @click.option("--caption", default="", help="Table caption, gallery title or figure title.")
 @click.option("--plot", is_flag=True, help="Write a PNG of each metric against --sweep-key instead of a table.")
-@click.option("--sweep-key", help="Dotted manifest config key the runs differ in, e.g. ego.content_composition.start_t.")
+@click.option(
+    "--sweep-key",
+    help="Dotted manifest config key on the x axis, e.g. ego.content_composition.start_t. Default: a sweep's first key.",
+)
 def report_command(runs, output_format, out, labels, metrics, show_ci, ablation, mechanisms, caption, plot, sweep_key):
-    """Write a table, an HTML gallery or a sweep plot of one or more run folders."""
-    from egobench.report.runs import load_run
+    """Write a table, an HTML gallery or a sweep plot of one or more run folders.
+
+    A RUN may also be a metrics.csv file, or an `egobench sweep` folder, which stands for its run
+    folders in sweep order; with --plot, the sweep's first key is the default --sweep-key.
+    """
+    from egobench.report.runs import expand_sweeps, load_run
     from egobench.report.table import build_table, parse_metric_list
 
-    loaded = [load_run(path) for path in runs]
+    paths, swept_keys = expand_sweeps(runs)
+    loaded = [load_run(path) for path in paths]
     table = build_table(
         loaded,
         parse_metric_list(metrics, loaded),
@@ -67,6 +75,7 @@ def report_command(runs, output_format, out, labels, metrics, show_ci, ablation,
     )
 
     if plot:
+        sweep_key = sweep_key or (swept_keys[0] if swept_keys else None)
         if not sweep_key:
             raise ConfigError("--plot needs --sweep-key KEY naming the config setting on the x axis")
         from egobench.report.plot import plot_sweep

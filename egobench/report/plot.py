@@ -13,16 +13,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from egobench.atomic import atomic_path  # noqa: E402
 from egobench.errors import ConfigError  # noqa: E402
-from egobench.report.table import ReportTable  # noqa: E402
+from egobench.report.table import ReportTable, differing_settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
 def sweep_points(table: ReportTable, sweep_key: str) -> dict[str, list[tuple[object, int]]]:
-    """Group the table's rows by method and return, per method, (setting value, row index) sorted by value.
+    """Group the table's rows into lines and return, per line, (setting value, row index) sorted by value.
 
+    A line is one method with one value of every other setting that differs between the runs, so
+    a grid sweep over two settings draws one line per value of the second.
     Raises ConfigError naming the run when its manifest config lacks `sweep_key`.
     """
+    configs = [row.run.manifest.get("config", {}) for row in table.rows]
+    other_keys = [key for key in differing_settings(configs) if key != sweep_key]
+
     groups: dict[str, list[tuple[object, int]]] = {}
     for index, row in enumerate(table.rows):
         try:
@@ -34,7 +39,9 @@ def sweep_points(table: ReportTable, sweep_key: str) -> dict[str, list[tuple[obj
             ) from None
         if isinstance(value, (dict, list)):
             raise ConfigError(f"--sweep-key {sweep_key}: is a section in {row.run.folder}, not a single setting")
-        groups.setdefault(row.run.method, []).append((value, index))
+        others = [f"{key}={_setting(row, key)}" for key in other_keys]
+        line = ", ".join([row.run.method, *others])
+        groups.setdefault(line, []).append((value, index))
 
     numeric = all(_is_number(value) for points in groups.values() for value, _ in points)
     for points in groups.values():
@@ -83,6 +90,13 @@ def plot_sweep(table: ReportTable, sweep_key: str, out: str | Path) -> Path:
     plt.close(figure)
     log.info("wrote plot %s (%d runs, %d metrics)", out, len(table.rows), panels)
     return out
+
+
+def _setting(row, key: str):
+    try:
+        return row.run.setting(key)
+    except KeyError:
+        return None
 
 
 def _is_number(value) -> bool:

@@ -14,6 +14,7 @@ from egobench.errors import InputError
 from egobench.report.columns import METRIC_COLUMNS
 from egobench.report.stats import MeanInterval, mean_interval
 from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_CSV, SUMMARY_CSV
+from egobench.sweep import SWEEP_FILE
 
 SUMMARY_COLUMNS = ("metric", "mean", "std", "ci_low", "ci_high", "count")
 
@@ -96,6 +97,27 @@ class Run:
             return "", ""
         row = self.results.loc[pair_id]
         return row.get("status", ""), row.get("error", "")
+
+
+def expand_sweeps(paths: list[Path] | tuple[Path, ...]) -> tuple[list[Path], list[str]]:
+    """Replace each sweep folder (one with sweep.json and no metrics.csv) by its run folders, in sweep order.
+
+    Returns the run paths and the swept keys of every sweep found, first key first.
+    """
+    expanded: list[Path] = []
+    keys: list[str] = []
+    for path in map(Path, paths):
+        record_path = path / SWEEP_FILE
+        if not (path.is_dir() and record_path.is_file() and not (path / METRICS_CSV).is_file()):
+            expanded.append(path)
+            continue
+        record = _read_manifest(record_path)
+        runs = record.get("runs")
+        if not isinstance(runs, list) or not all(isinstance(run, dict) and "folder" in run for run in runs):
+            raise InputError(f"{record_path}: expected a 'runs' list of {{'folder': ...}} records, as egobench sweep writes")
+        expanded.extend(path / str(run["folder"]) for run in runs)
+        keys.extend(key for key in record.get("keys", []) if key not in keys)
+    return expanded, keys
 
 
 def load_run(path: str | Path) -> Run:

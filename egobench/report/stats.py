@@ -6,14 +6,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-CONFIDENCE = 0.95
+from egobench.metrics.summary import bootstrap_interval
 
 
 @dataclass(frozen=True)
 class MeanInterval:
-    """A sample mean with its standard deviation and confidence interval.
+    """A sample mean with its standard deviation and 95% confidence interval.
 
     `std` and the interval are NaN when fewer than two values exist, and every field but `count`
     is NaN when there are none.
@@ -30,11 +29,11 @@ class MeanInterval:
         return not (math.isnan(self.ci_low) or math.isnan(self.ci_high))
 
 
-def mean_interval(values, confidence: float = CONFIDENCE) -> MeanInterval:
-    """Return the mean of the finite `values` with Student's t interval for it.
+def mean_interval(values) -> MeanInterval:
+    """Return the mean of the finite `values` with the 95% percentile-bootstrap interval of it.
 
-    The t interval assumes the per-pair scores are independent draws; with the few dozen pairs of
-    a benchmark it is wider, and more honest, than a normal interval.
+    The interval is the one `egobench score` writes into summary.csv (10,000 resamples, seed 0), so
+    a table recomputed from metrics.csv prints the same numbers as one read from summary.csv.
     """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -45,6 +44,5 @@ def mean_interval(values, confidence: float = CONFIDENCE) -> MeanInterval:
     if count == 1:
         return MeanInterval(mean, math.nan, math.nan, math.nan, 1)
 
-    std = float(values.std(ddof=1))
-    half_width = float(stats.t.ppf(0.5 + confidence / 2, df=count - 1)) * std / math.sqrt(count)
-    return MeanInterval(mean, std, mean - half_width, mean + half_width, count)
+    ci_low, ci_high = bootstrap_interval(values)
+    return MeanInterval(mean, float(values.std(ddof=1)), ci_low, ci_high, count)
