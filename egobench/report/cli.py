@@ -56,8 +56,8 @@ _SUFFIX_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
 def report_command(runs, output_format, out, labels, metrics, show_ci, ablation, mechanisms, caption, plot, sweep_key):
     """Write a table, an HTML gallery or a sweep plot of one or more run folders.
 
-    A RUN may also be a metrics.csv file, or an `egobench sweep` folder, which stands for its run
-    folders in sweep order; with --plot, the sweep's first key is the default --sweep-key.
+    A RUN may also be a metrics.csv file or an `egobench sweep` folder, which stands for its run
+    folders in sweep order. With --plot, the sweep's first key is the default --sweep-key.
     """
     from egobench.report.runs import expand_sweeps, load_run
     from egobench.report.table import build_table, parse_metric_list

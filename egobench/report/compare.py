@@ -37,7 +37,7 @@ _EQUAL_ATOL = 1e-12
 
 @dataclass
 class MetricChange:
-    """How one metric moved from the baseline to the current run, over the pairs both scored.
+    """The change of one metric from the baseline to the current run, over the pairs both scored.
 
     `change` is the mean and paired 95% interval of (current - baseline), in the metric's units.
     """

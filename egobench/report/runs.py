@@ -78,7 +78,7 @@ class Run:
     def setting(self, dotted_key: str):
         """Return a setting from the manifest's `config` (`ego.steps`), else a top-level manifest key (`seed`).
 
-        Raises KeyError when neither holds the key.
+        Raises KeyError when neither contains the key.
         """
         node = self.manifest.get("config", {})
         for key in dotted_key.split("."):

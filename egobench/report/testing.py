@@ -30,7 +30,7 @@ def write_run(
     images: bool = True,
     encoders: tuple[str, str] = ("tiny-clip", "tiny-dino"),
 ) -> Path:
-    """Write a run folder whose `metrics.csv` holds `scores` (pair id -> metric -> value, None for empty).
+    """Write a run folder whose `metrics.csv` contains `scores` (pair id -> metric -> value, None for empty).
 
     Pairs in `failed` (pair id -> error) get a failed row in results.csv and no images. Each scored
     pair gets small PNGs whose colour depends on the pair and the method, so that images differ.
