@@ -18,7 +18,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from egobench.cli import main
+from egobench.config import load_preset
 from egobench.report.smoke import SMOKE_BASELINE, SMOKE_FIXTURE, classes_csv, fixture_files
+from egobench.report.table import differing_settings
 
 REPO_ROOT = SMOKE_FIXTURE.parents[1]
 
@@ -77,6 +79,16 @@ def test_baseline_records_defaults():
     for row in rows:
         for metric in ("dino", "clip_i", "clip_t", "bg_psnr", "bg_ssim", "bg_mse"):
             assert row[metric] != "", (row["pair_id"], metric)
+
+
+def test_baseline_config_is_current_preset():
+    # A quick check before the slow rerun: any edit of methods/ego.yaml shows up here by key.
+    recorded = json.loads((SMOKE_BASELINE / "manifest.json").read_text())["config"]
+    current = load_preset("ego")
+    changed = differing_settings([recorded, current])
+
+    assert changed == [], f"methods/ego.yaml changed at {changed}; refresh with scripts/refresh_smoke_baseline.py"
+    assert recorded == current
 
 
 @pytest.mark.slow
