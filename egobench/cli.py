@@ -10,6 +10,7 @@ from egobench import __version__
 from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
 from egobench.listing import list_group
+from egobench.metrics.cli import scoring_kwargs, scoring_options
 from egobench.sweep import sweep_command
 
 
@@ -54,12 +55,14 @@ def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
-def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides):
-    """Edit every pair of a benchmark and write a run folder per method."""
+@scoring_options
+@click.pass_context
+def run(ctx, methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_adapter, limit, seed, out, device, overrides, **scoring_params):
+    """Edit every pair of a benchmark, write a run folder per method, and score it."""
     from pathlib import Path
 
     from egobench.benches import create_bench
-    from egobench.runner import RunRequest, resolve_device, run_preset
+    from egobench.runner import RunRequest, check_scoring, resolve_device, run_preset, scoring_for_model
 
     presets = [name.strip() for name in methods.split(",") if name.strip()]
     overrides = list(overrides)
@@ -68,18 +71,25 @@ def run(methods, bench, data_root, subjects, pairing, pairs_manifest, model, ip_
     options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
+    scoring = scoring_for_model(scoring_kwargs(scoring_params), model, explicit_options(ctx))
+    check_scoring(scoring, device)
 
     routed = route_overrides(presets, overrides)
     failures = []
     for preset in presets:
         run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
         preset_overrides = routed[preset]
-        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides)
+        request = RunRequest(preset, benchmark, options, run_dir, model, seed, limit, device, preset_overrides, scoring)
         outcome = run_preset(request)
         failures += [f"{preset}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
     if failures:
         click.echo(f"error: {len(failures)} pair(s) failed, first: {failures[0]}; see results.csv in the run folder", err=True)
         sys.exit(1)
+
+
+def explicit_options(ctx: click.Context) -> set[str]:
+    """Return the parameter names the user set on the command line (not defaults)."""
+    return {name for name in ctx.params if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
 
 
 def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[str]]:

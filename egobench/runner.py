@@ -28,7 +28,7 @@ from egobench.benches import Bench, EditPair, LoadedPair
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
-from egobench.run_folder import MANIFEST, RESULTS_COLUMNS, RESULTS_CSV, pair_files
+from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_COLUMNS, RESULTS_CSV, SUMMARY_CSV, pair_files
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class RunRequest:
     limit: int | None = None
     device: str = "cpu"
     overrides: list[str] = field(default_factory=list)
+    # `score_run` keyword arguments (metrics, encoders, batch size); None or no metrics skips scoring.
+    scoring: dict | None = None
 
 
 @dataclass
@@ -97,6 +99,8 @@ def run_preset(request: RunRequest) -> RunOutcome:
     skipped = len(pairs) - len(pending)
     if not pending:
         logger.info("%s: all %d pairs already done, nothing to do", run_dir, len(pairs))
+        if not (run_dir / METRICS_CSV).is_file():
+            _score(request, run_dir)
         return RunOutcome(run_dir, 0, 0, skipped, {})
 
     # Methods import torch and diffusers, which takes seconds: only a run with work to do pays for it.
@@ -138,7 +142,55 @@ def run_preset(request: RunRequest) -> RunOutcome:
     manifest["finished_at"] = _now()
     write_text_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str))
     logger.info("%s: %d done, %d failed, %d skipped", run_dir, done, failed, skipped)
+    if done or not (run_dir / METRICS_CSV).is_file():
+        _score(request, run_dir)
     return RunOutcome(run_dir, done, failed, skipped, errors)
+
+
+def _score(request: RunRequest, run_dir: Path) -> None:
+    """Score the run's finished pairs into metrics.csv and summary.csv, if metrics were requested."""
+    if not request.scoring or not request.scoring.get("metrics"):
+        return
+    if not (run_dir / RESULTS_CSV).is_file():
+        return
+    from egobench.metrics.scoring import score_run
+
+    score_run(run_dir, device=request.device, show_progress=False, **request.scoring)
+    logger.info("%s: wrote %s and %s", run_dir, METRICS_CSV, SUMMARY_CSV)
+
+
+def check_scoring(scoring: dict | None, device: str) -> None:
+    """Load the encoders the requested metrics need, so that missing weights stop a run before it edits."""
+    if not scoring or not scoring.get("metrics"):
+        return
+    from egobench.metrics import parse_metric_names
+    from egobench.metrics.scoring import build_metrics, resolve_device as metrics_device
+
+    build_metrics(
+        parse_metric_names(scoring["metrics"]),
+        device=metrics_device(device),
+        clip_model=scoring["clip_model"],
+        clip_pretrained=scoring["clip_pretrained"],
+        dino_model=scoring["dino_model"],
+        dino_checkpoint=scoring["dino_checkpoint"],
+    )
+
+
+def scoring_for_model(scoring: dict, model: str | None, explicit: set[str]) -> dict:
+    """With `--model tiny` or `sd15-random`, score with the tiny random encoders unless encoders were given.
+
+    Random-weight edits have nothing for real CLIP or DINO weights to measure, and smoke runs must work
+    without downloads. The encoder names in metrics.csv (`tiny-random-...`) record the substitution.
+    """
+    if model not in ("tiny", "sd15-random"):
+        return scoring
+    scoring = dict(scoring)
+    substituted = [option for option in ("clip_model", "dino_model") if option not in explicit]
+    for option in substituted:
+        scoring[option] = "tiny"
+    if substituted and scoring.get("metrics"):
+        logger.info("--model %s: scoring with the tiny random encoders; pass --clip-model/--dino-model for real ones", model)
+    return scoring
 
 
 def _edit_chunk(method, bench: Bench, chunk: list[EditPair], run_dir: Path, seed: int) -> list[Exception | None]:

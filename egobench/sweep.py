@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from egobench.metrics.cli import scoring_kwargs, scoring_options
 from egobench.atomic import write_text_atomic
 from egobench.config import load_preset
 from egobench.errors import ConfigError
@@ -89,11 +90,13 @@ def sweep_points(overrides: list[str] | tuple[str, ...]) -> list[SweepPoint]:
     metavar="KEY=V1,V2,...",
     help="Setting to sweep over comma-separated values (or to fix, with one value); repeatable.",
 )
-def sweep_command(preset, bench, data_root, subjects, pairing, pairs_manifest, model, limit, seed, out, device, overrides):
-    """Run one method preset once per value of the swept settings, one run folder per value."""
+@scoring_options
+@click.pass_context
+def sweep_command(ctx, preset, bench, data_root, subjects, pairing, pairs_manifest, model, limit, seed, out, device, overrides, **scoring_params):
+    """Run one method preset once per value of the swept settings, one run folder per value, and score each."""
     from egobench.benches import create_bench
-    from egobench.cli import _bench_options
-    from egobench.runner import RunRequest, resolve_device, run_preset
+    from egobench.cli import _bench_options, explicit_options
+    from egobench.runner import RunRequest, check_scoring, resolve_device, run_preset, scoring_for_model
 
     points = sweep_points(overrides)
     # Every point's overrides are checked before the first run starts, so a typo costs no compute.
@@ -103,6 +106,8 @@ def sweep_command(preset, bench, data_root, subjects, pairing, pairs_manifest, m
     options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
+    scoring = scoring_for_model(scoring_kwargs(scoring_params), model, explicit_options(ctx))
+    check_scoring(scoring, device)
     out.mkdir(parents=True, exist_ok=True)
     record = {
         "method": preset,
@@ -114,7 +119,7 @@ def sweep_command(preset, bench, data_root, subjects, pairing, pairs_manifest, m
     failures = []
     for index, point in enumerate(points, start=1):
         logger.info("sweep %d/%d: %s", index, len(points), point.label)
-        request = RunRequest(preset, benchmark, options, out / point.label, model, seed, limit, device, point.overrides)
+        request = RunRequest(preset, benchmark, options, out / point.label, model, seed, limit, device, point.overrides, scoring)
         outcome = run_preset(request)
         failures += [f"{point.label}/{pair_id}: {message}" for pair_id, message in outcome.errors.items()]
 

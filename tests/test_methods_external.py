@@ -272,7 +272,7 @@ def test_unsafe_pair_id_rejected(tmp_path, edit_script):
 def test_runner_command_then_import(tmp_path, edit_script):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 3})
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(edit_script))} {{inputs_json}} --seed {{seed}}"
-    common = ["run", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", "--seed", "2"]
+    common = ["run", "--data-root", str(data_root), "--subjects", str(subjects), "--device", "cpu", "--seed", "2", "--metrics", "none"]
 
     by_command = CliRunner().invoke(
         main,

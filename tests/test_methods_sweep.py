@@ -56,6 +56,7 @@ def test_sweep_writes_folder_per_value(tmp_path):
     out = tmp_path / "sweep"
     arguments = ["sweep", "--method", "paste", "--data-root", str(data_root), "--subjects", str(subjects)]
     arguments += ["--out", str(out), "--device", "cpu", "--set", "paste.feather=0,0.01,0.05", "--set", "paste.resolution=64"]
+    arguments += ["--clip-model", "tiny", "--dino-model", "tiny", "--metrics", "dino,clip_i"]
 
     result = CliRunner().invoke(main, arguments, catch_exceptions=False)
 
@@ -70,6 +71,8 @@ def test_sweep_writes_folder_per_value(tmp_path):
         assert manifest["config"]["paste"]["resolution"] == 64
         with (run_dir / "results.csv").open() as handle:
             assert [row["status"] for row in csv.DictReader(handle)] == ["done", "done"]
+        with (run_dir / "metrics.csv").open() as handle:
+            assert len(list(csv.DictReader(handle))) == 2
 
 
 def test_sweep_checks_keys_before_running(tmp_path):

@@ -55,6 +55,11 @@ def test_run_writes_run_folder_and_resumes(tmp_path):
     assert manifest["model"] == "tiny"
     assert manifest["config"]["ego"]["steps"] == 4
     assert not list(run_dir.rglob("*.part"))
+    with (run_dir / "metrics.csv").open() as handle:
+        metric_rows = list(csv.DictReader(handle))
+    assert sorted(row["pair_id"] for row in metric_rows) == sorted(rows)
+    assert {row["clip_model"] for row in metric_rows} == {"tiny-random-clip"}
+    assert (run_dir / "summary.csv").is_file()
 
     before = file_states(run_dir)
     second = run_cli(*arguments)
@@ -126,7 +131,7 @@ def test_empty_mask_fails_with_named_pair(tmp_path):
 def test_model_folder_without_weights_exits_with_one_line(tmp_path):
     data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
     (tmp_path / "empty-model" / "unet").mkdir(parents=True)
-    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu")
+    result = run_cli("run", "--model", str(tmp_path / "empty-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(tmp_path / "run"), "--device", "cpu", "--metrics", "none")
     assert result.exit_code != 0
     error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
@@ -149,3 +154,17 @@ def test_run_on_shared_photos(tmp_path, shared_data):
     )
     assert result.exit_code == 0, result.output
     assert len(results(tmp_path / "run")) == 2
+
+
+def test_missing_encoders_stop_run_before_editing(tmp_path):
+    from egobench.models.tiny import build_random_sd
+
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    model = build_random_sd("tiny", tmp_path / "model")
+    result = run_cli(
+        "run", "--model", str(model), "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject",
+        "--out", str(tmp_path / "run"), "--device", "cpu", *FAST,
+    )
+    assert result.exit_code != 0
+    assert "--clip-model tiny" in result.output
+    assert not (tmp_path / "run").exists()
