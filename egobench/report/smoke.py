@@ -112,7 +112,7 @@ def write_smoke_fixture(folder: str | Path = SMOKE_FIXTURE) -> Path:
 
 
 def run_smoke(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), fixture: str | Path = SMOKE_FIXTURE) -> Path:
-    """Edit the fixture's pairs with the `ego` preset on the tiny model, on the CPU, then score them.
+    """Edit the fixture's pairs with the `ego` preset on the tiny model, on the CPU, and score them.
 
     `overrides` are `--set KEY=VALUE` settings; the baseline itself is made with none, so that it
     records the method's defaults. Returns the run folder, which then contains metrics.csv.
@@ -127,11 +127,8 @@ def run_smoke(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), 
     _invoke(main, [
         "run", "--method", "ego", "--bench", "dreamedit", "--data-root", str(fixture),
         "--subjects", str(fixture / "subjects"), "--pairing", "subject",
-        "--model", "tiny", "--device", "cpu", "--seed", "0", "--out", str(run_dir), *sets,
-    ])  # fmt: skip
-    _invoke(main, [
-        "score", str(run_dir), "--metrics", SMOKE_METRICS, "--clip-model", "tiny", "--dino-model", "tiny",
-        "--device", "cpu", "--batch-size", "16",
+        "--model", "tiny", "--device", "cpu", "--seed", "0", "--out", str(run_dir),
+        "--metrics", SMOKE_METRICS, "--clip-model", "tiny", "--dino-model", "tiny", "--batch-size", "16", *sets,
     ])  # fmt: skip
     return run_dir
 
