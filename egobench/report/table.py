@@ -18,8 +18,8 @@ from egobench.report.stats import MeanInterval
 # two rows that read the same are both bold.
 DECIMALS = 3
 
-# Config keys that name the row rather than a mechanism it turns on or off.
-_NAME_KEYS = {"preset", "method"}
+# Config keys that name or describe the row rather than a mechanism it turns on or off.
+_NAME_KEYS = {"preset", "method", "description"}
 
 
 @dataclass(frozen=True)
@@ -152,16 +152,19 @@ def _setting_columns(runs: list[Run], mechanisms) -> list[SettingColumn]:
 
 
 def differing_settings(configs: list[dict]) -> list[str]:
-    """Return the dotted keys of the leaf settings whose values are not the same in every config."""
+    """Return the dotted keys of the leaf settings that take two or more values among the configs.
+
+    A config without the key does not count as a value, so that a baseline method with no `ego`
+    section beside two EGO-Edit variants adds no column per EGO-Edit setting.
+    """
     flat = [_flatten(config) for config in configs]
     keys = []
     for config in flat:
         keys.extend(key for key in config if key not in keys)
-    missing = object()
     return [
         key
         for key in keys
-        if key.split(".")[0] not in _NAME_KEYS and len({repr(config.get(key, missing)) for config in flat}) > 1
+        if key.split(".")[0] not in _NAME_KEYS and len({repr(config[key]) for config in flat if key in config}) > 1
     ]
 
 
