@@ -126,6 +126,11 @@ from egobench.metrics.cli import score  # noqa: E402
 
 main.add_command(score)
 
+from egobench.report.cli import compare_command, report_command  # noqa: E402
+
+main.add_command(report_command)
+main.add_command(compare_command)
+
 from egobench.profiling.cli import profile  # noqa: E402
 
 main.add_command(profile)
