@@ -11,6 +11,7 @@ from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
 from egobench.listing import list_group
 from egobench.metrics.cli import scoring_kwargs, scoring_options
+from egobench.run_options import bench_options, benchmark_options, explicit_options
 from egobench.sweep import sweep_command
 
 
@@ -33,27 +34,11 @@ def main(verbose: int) -> None:
     setup_logging(verbose)
 
 
-def _bench_options(data_root, subjects, pairing, manifest, seed) -> dict:
-    options = {"data_root": data_root, "subjects": subjects, "pairing": pairing, "manifest": manifest}
-    options = {key: value for key, value in options.items() if value is not None}
-    # Every benchmark takes the seed: random pairings such as PIE-Bench's depend on it.
-    options["seed"] = seed
-    return options
-
-
 @main.command()
 @click.option("--method", "methods", default="ego", show_default=True, help="Method preset(s) from methods/, comma-separated.")
-@click.option("--bench", default="dreamedit", show_default=True, help="Benchmark name (see `egobench bench list`).")
-@click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder.")
-@click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos used as references.")
-@click.option("--pairing", help="Pairing strategy of the benchmark.")
-@click.option("--manifest", "pairs_manifest", type=click.Path(path_type=str), help="CSV/JSONL pair manifest for --bench folder.")
-@click.option("--model", default=None, help="Hub id, local diffusers folder, or `tiny` (default: the preset's model).")
+@benchmark_options
 @click.option("--ip-adapter", default=None, help="IP-Adapter weights for ego: hub id, local folder or state-dict file.")
-@click.option("--limit", type=click.IntRange(min=1), help="Edit only the first N pairs.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for noise and random pairings.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (one sub-folder per method when several are given).")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset value, e.g. ego.steps=20.")
 @click.option("--pairs-per-batch", type=click.IntRange(min=1), help="Pairs ego optimises together in one batch (sets ego.runtime.pairs_per_batch).")
 @scoring_options
@@ -71,7 +56,7 @@ def run(ctx, methods, bench, data_root, subjects, pairing, pairs_manifest, model
         overrides.append(f"ego.ip_adapter.path={ip_adapter}")
     if pairs_per_batch is not None:
         overrides.append(f"ego.runtime.pairs_per_batch={pairs_per_batch}")
-    options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
+    options = bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
     scoring = scoring_for_model(scoring_kwargs(scoring_params), model, explicit_options(ctx))
@@ -88,11 +73,6 @@ def run(ctx, methods, bench, data_root, subjects, pairing, pairs_manifest, model
     if failures:
         click.echo(f"error: {len(failures)} pair(s) failed, first: {failures[0]}; see results.csv in the run folder", err=True)
         sys.exit(1)
-
-
-def explicit_options(ctx: click.Context) -> set[str]:
-    """Return the parameter names the user set on the command line (not defaults)."""
-    return {name for name in ctx.params if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
 
 
 def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[str]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from egobench.metrics.cli import scoring_kwargs, scoring_options
+from egobench.run_options import bench_options, benchmark_options, explicit_options
 from egobench.atomic import write_text_atomic
 from egobench.config import load_preset
 from egobench.errors import ConfigError
@@ -73,16 +74,8 @@ def sweep_points(overrides: list[str] | tuple[str, ...]) -> list[SweepPoint]:
 
 @click.command("sweep")
 @click.option("--method", "preset", default="ego", show_default=True, help="Method preset from methods/ to sweep.")
-@click.option("--bench", default="dreamedit", show_default=True, help="Benchmark name.")
-@click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder.")
-@click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos used as references.")
-@click.option("--pairing", help="Pairing strategy of the benchmark.")
-@click.option("--manifest", "pairs_manifest", type=click.Path(path_type=str), help="CSV/JSONL pair manifest for --bench folder.")
-@click.option("--model", default=None, help="Hub id, local diffusers folder, or `tiny` (default: the preset's model).")
-@click.option("--limit", type=click.IntRange(min=1), help="Edit only the first N pairs.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for noise and random pairings.")
+@benchmark_options
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder that receives one run folder per value.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
 @click.option(
     "--set",
     "overrides",
@@ -95,7 +88,6 @@ def sweep_points(overrides: list[str] | tuple[str, ...]) -> list[SweepPoint]:
 def sweep_command(ctx, preset, bench, data_root, subjects, pairing, pairs_manifest, model, limit, seed, out, device, overrides, **scoring_params):
     """Run one method preset once per value of the swept settings, one run folder per value, and score each."""
     from egobench.benches import create_bench
-    from egobench.cli import _bench_options, explicit_options
     from egobench.runner import RunRequest, check_scoring, resolve_device, run_preset, scoring_for_model
 
     points = sweep_points(overrides)
@@ -103,7 +95,7 @@ def sweep_command(ctx, preset, bench, data_root, subjects, pairing, pairs_manife
     for point in points:
         load_preset(preset, point.overrides)
 
-    options = _bench_options(data_root, subjects, pairing, pairs_manifest, seed)
+    options = bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
     scoring = scoring_for_model(scoring_kwargs(scoring_params), model, explicit_options(ctx))
