@@ -11,6 +11,7 @@ from egobench.errors import EgobenchError
 from egobench.logs import setup_logging
 from egobench.listing import list_group
 from egobench.metrics.cli import scoring_kwargs, scoring_options
+from egobench.models.paths import check_model_path
 from egobench.run_options import bench_options, benchmark_options, explicit_options
 from egobench.sweep import sweep_command
 
@@ -59,10 +60,12 @@ def run(ctx, methods, bench, data_root, subjects, pairing, pairs_manifest, model
     options = bench_options(data_root, subjects, pairing, pairs_manifest, seed)
     benchmark = create_bench(bench, **options)
     device = resolve_device(device)
+    routed = route_overrides(presets, overrides)
+    if model is not None:
+        check_model_path(model)
     scoring = scoring_for_model(scoring_kwargs(scoring_params), model, explicit_options(ctx))
     check_scoring(scoring, device)
 
-    routed = route_overrides(presets, overrides)
     failures = []
     for preset in presets:
         run_dir = Path(out) if len(presets) == 1 else Path(out) / preset
@@ -87,6 +90,8 @@ def route_overrides(presets: list[str], overrides: list[str]) -> dict[str, list[
     sections = {preset: set(load_preset(preset)) for preset in presets}
     routed: dict[str, list[str]] = {preset: [] for preset in presets}
     for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE, for example ego.steps=20")
         section = override.split("=", 1)[0].split(".", 1)[0].strip()
         takers = [preset for preset in presets if section in sections[preset]]
         if not takers:

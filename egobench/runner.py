@@ -28,7 +28,7 @@ from egobench.benches import Bench, EditPair, LoadedPair
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
-from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_COLUMNS, RESULTS_CSV, SUMMARY_CSV, pair_files
+from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_COLUMNS, RESULTS_CSV, pair_files
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +89,14 @@ def run_preset(request: RunRequest) -> RunOutcome:
 
     fingerprint = _fingerprint(request, config)
     previous = _read_manifest(run_dir)
-    if previous is not None and previous.get("fingerprint") != fingerprint:
+    results = _read_results(run_dir)
+    # A folder whose earlier run finished no pair holds nothing to protect, so new settings may take it over.
+    has_finished_pairs = any(_is_done(run_dir, row) for row in results.values())
+    if previous is not None and previous.get("fingerprint") != fingerprint and has_finished_pairs:
         raise ConfigError(
             f"{run_dir / MANIFEST}: the folder contains a run with different settings; choose a new --out or delete the folder"
         )
 
-    results = _read_results(run_dir)
     pending = [pair for pair in pairs if not _is_done(run_dir, results.get(pair.pair_id))]
     skipped = len(pairs) - len(pending)
     if not pending:
@@ -156,7 +158,6 @@ def _score(request: RunRequest, run_dir: Path) -> None:
     from egobench.metrics.scoring import score_run
 
     score_run(run_dir, device=request.device, show_progress=False, **request.scoring)
-    logger.info("%s: wrote %s and %s", run_dir, METRICS_CSV, SUMMARY_CSV)
 
 
 def check_scoring(scoring: dict | None, device: str) -> None:

@@ -168,3 +168,56 @@ def test_missing_encoders_stop_run_before_editing(tmp_path):
     assert result.exit_code != 0
     assert "--clip-model tiny" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [("ego.steps=abc", "expected int"), ("ego.text_energy.enabled=maybe", "expected bool"), ("ego.learning_rate=fast", "expected float")],
+)
+def test_wrongly_typed_override_is_rejected(tmp_path, override, expected):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    result = run_cli(
+        "run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject",
+        "--out", str(tmp_path / "run"), "--metrics", "none", "--set", override,
+    )
+    assert result.exit_code != 0
+    assert expected in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_override_without_equals_is_rejected(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"), "--set", "steps20")
+    assert result.exit_code != 0
+    assert "expected KEY.PATH=VALUE" in result.output
+
+
+def test_missing_model_folder_is_named(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    result = run_cli("run", "--model", str(tmp_path / "no-such-model"), "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(tmp_path / "run"))
+    assert result.exit_code != 0
+    assert "model folder not found" in result.output
+
+
+def test_folder_without_finished_pairs_takes_new_settings(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(json.dumps({"fingerprint": {"config": "an older crashed run"}}))
+    result = run_cli(
+        "run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject",
+        "--out", str(run_dir), "--device", "cpu", "--metrics", "none", *FAST,
+    )
+    assert result.exit_code == 0, result.output
+    assert len(results(run_dir)) == 1
+
+
+def test_score_uses_tiny_encoders_for_tiny_runs(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    run_dir = tmp_path / "run"
+    common = ["--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject", "--out", str(run_dir)]
+    assert run_cli("run", "--model", "tiny", *common, "--device", "cpu", "--metrics", "none", *FAST).exit_code == 0
+    scored = run_cli("score", str(run_dir), "--metrics", "dino,clip_i")
+    assert scored.exit_code == 0, scored.output
+    with (run_dir / "metrics.csv").open() as handle:
+        assert {row["clip_model"] for row in csv.DictReader(handle)} == {"tiny-random-clip"}

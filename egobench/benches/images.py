@@ -32,7 +32,8 @@ def decode_image(data: bytes, name: str) -> Image.Image:
             image.load()
             image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
-        raise InputError(f"{name}: not a readable image ({error}); replace or remove the file") from error
+        # PIL's message names its in-memory buffer, which means nothing to the user; keep the error type only.
+        raise InputError(f"{name}: not a readable image ({type(error).__name__}); replace or remove the file") from error
     return to_rgb(image)
 
 

@@ -113,22 +113,28 @@ def scoring_kwargs(params: dict) -> dict:
     default=None,
     help="Folder for metrics.csv and summary.csv [default: RUN]. Use it with --edited to keep RUN's own scores.",
 )
-def score(run_dir: Path, edited_dir, device, method, bench, prompts, out_dir, **params) -> None:
+@click.pass_context
+def score(ctx, run_dir: Path, edited_dir, device, method, bench, prompts, out_dir, **params) -> None:
     """Score the finished pairs of the run folder RUN into metrics.csv and summary.csv.
 
     Rescoring replaces both files. A folder made by another tool needs pairs/<pair_id>/ with
     source.png, reference.png, source_mask.png and reference_mask.png (plus edited.png, or
     --edited); without manifest.json pass --method and --bench, and without results.csv every
-    folder under pairs/ is scored.
+    folder under pairs/ is scored. A run made with `--model tiny` is scored with the tiny encoders
+    unless --clip-model or --dino-model is given, as `egobench run` does.
     """
     from egobench.errors import ConfigError
     from egobench.metrics.run_inputs import read_manifest
     from egobench.metrics.scoring import score_run
+    from egobench.run_options import explicit_options
+    from egobench.runner import scoring_for_model
 
     if not params["metrics"]:
         raise ConfigError("--metrics none leaves nothing to score; pass at least one of dino, clip_i, clip_t, bg")
+    manifest = read_manifest(run_dir) if run_dir.is_dir() else None
     if device is None:
-        device = _run_device(read_manifest(run_dir) if run_dir.is_dir() else None)
+        device = _run_device(manifest)
+    params = scoring_for_model(scoring_kwargs(params), (manifest or {}).get("model"), explicit_options(ctx))
 
     score_run(
         run_dir,
@@ -138,7 +144,7 @@ def score(run_dir: Path, edited_dir, device, method, bench, prompts, out_dir, **
         bench=bench,
         prompts=prompts,
         out_dir=out_dir,
-        **scoring_kwargs(params),
+        **params,
     )
 
 

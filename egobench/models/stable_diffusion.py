@@ -14,13 +14,13 @@ from transformers.utils import logging as transformers_logging
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from egobench.errors import ModelNotFoundError
+from egobench.models.paths import check_diffusers_folder, check_model_path
 from egobench.models.tiny import ARCHITECTURES, cached_random_folder, random_components, random_model_folder
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 _COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
-_WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin", "model.safetensors", "pytorch_model.bin")
 
 
 @dataclass
@@ -97,9 +97,10 @@ def load_stable_diffusion(
         parts = _load_components(str(folder), model, dtype)
     elif Path(model).expanduser().exists():
         folder = Path(model).expanduser()
-        _check_local_folder(folder)
+        check_diffusers_folder(folder)
         parts = _load_components(str(folder), model, dtype)
     else:
+        check_model_path(model)
         parts = _load_components(model, model, dtype)
 
     for module in (parts.unet, parts.vae, parts.text_encoder):
@@ -108,26 +109,6 @@ def load_stable_diffusion(
         module.to(device=device)
     logger.info("loaded model %s on %s (%s px)", model, device, parts.resolution)
     return parts
-
-
-def _check_local_folder(folder: Path) -> None:
-    if not folder.is_dir():
-        raise ModelNotFoundError(f"{folder}: --model must be a diffusers folder (with unet/, vae/, text_encoder/, ...), a hub id, or 'tiny'")
-    for component in ("unet", "vae", "text_encoder"):
-        if not any((folder / component / name).is_file() for name in _WEIGHT_FILES):
-            raise ModelNotFoundError(
-                f"{folder}: no weights in {component}/; save a model there with save_pretrained, "
-                "or use --model tiny for a random-weight smoke run"
-            )
-
-
-def _build_in_memory(architecture: str, dtype: torch.dtype) -> StableDiffusion:
-    logger.info("building random-weight %s model in memory", architecture)
-    with tempfile.TemporaryDirectory(prefix="egobench-tokenizer-") as folder:
-        unet, vae, text_encoder, tokenizer, scheduler = random_components(architecture, Path(folder))
-    if dtype != torch.float32:
-        unet, vae, text_encoder = unet.to(dtype), vae.to(dtype), text_encoder.to(dtype)
-    return StableDiffusion(unet, vae, text_encoder, tokenizer, scheduler, architecture)
 
 
 def _load_components(source: str, model_id: str, dtype: torch.dtype) -> StableDiffusion:

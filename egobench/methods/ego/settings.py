@@ -109,5 +109,22 @@ def _build(cls, values: dict, prefix: str):
         if dataclasses.is_dataclass(default):
             arguments[name] = _build(type(default), value, f"{prefix}.{name}")
         else:
-            arguments[name] = value
+            arguments[name] = _check_type(f"{prefix}.{name}", value, fields[name].type)
     return cls(**arguments)
+
+
+_SCALAR_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_type(key: str, value, annotation: str):
+    """Return `value` if it matches the field's annotation (`int`, `float | None`, ...), else raise ConfigError."""
+    names = [part.strip() for part in str(annotation).split("|")]
+    if value is None and "None" in names:
+        return value
+    for name in names:
+        accepted = _SCALAR_TYPES.get(name)
+        # bool is a subclass of int in Python, but `steps: true` is a typo, not a number.
+        if accepted and isinstance(value, accepted) and not (isinstance(value, bool) and name != "bool"):
+            return float(value) if name == "float" else value
+    expected = " or ".join("null" if name == "None" else name for name in names)
+    raise ConfigError(f"{key}={value!r} is invalid; expected {expected}")
