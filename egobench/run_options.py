@@ -10,7 +10,7 @@ def benchmark_options(command):
     options = [
         click.option("--bench", default="dreamedit", show_default=True, help="Benchmark name (see `egobench bench list`)."),
         click.option("--data-root", type=click.Path(path_type=str), help="Benchmark data folder."),
-        click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth subject photos used as references."),
+        click.option("--subjects", type=click.Path(path_type=str), help="DreamBooth dataset folder: classes.csv for the prompts, and the reference photos for --pairing subject."),
         click.option("--pairing", help="Pairing strategy of the benchmark."),
         click.option("--manifest", "pairs_manifest", type=click.Path(path_type=str), help="CSV/JSONL pair manifest for --bench folder."),
         click.option("--model", default=None, help="Hub id, local diffusers folder, or `tiny` (default: the preset's model)."),
