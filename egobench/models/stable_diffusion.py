@@ -111,6 +111,15 @@ def load_stable_diffusion(
     return parts
 
 
+def _build_in_memory(architecture: str, dtype: torch.dtype) -> StableDiffusion:
+    logger.info("building random-weight %s model in memory", architecture)
+    with tempfile.TemporaryDirectory(prefix="egobench-tokenizer-") as folder:
+        unet, vae, text_encoder, tokenizer, scheduler = random_components(architecture, Path(folder))
+    if dtype != torch.float32:
+        unet, vae, text_encoder = unet.to(dtype), vae.to(dtype), text_encoder.to(dtype)
+    return StableDiffusion(unet, vae, text_encoder, tokenizer, scheduler, architecture)
+
+
 def _load_components(source: str, model_id: str, dtype: torch.dtype) -> StableDiffusion:
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
