@@ -16,14 +16,16 @@ SOURCE_BOX = (0.1, 0.25, 0.55, 0.75)
 REFERENCE_BOX = (0.3, 0.3, 0.75, 0.7)
 
 
-def _photo(size: int, colour: tuple[int, int, int], box: tuple[float, float, float, float], seed: int) -> Image.Image:
+def object_photo(size: int, colour: tuple[int, int, int], box: tuple[float, float, float, float], seed: int = 0) -> Image.Image:
+    """Return a textured background with a filled ellipse (the object) inside `box` (fractions of the side)."""
     rng = np.random.default_rng(seed)
     image = Image.fromarray(rng.integers(90, 140, size=(size, size, 3), dtype=np.uint8), mode="RGB")
     ImageDraw.Draw(image).ellipse(_pixels(box, size), fill=colour)
     return image
 
 
-def _mask(size: int, box: tuple[float, float, float, float]) -> np.ndarray:
+def ellipse_mask(size: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Return the boolean mask of the ellipse that `object_photo` draws in `box`."""
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).ellipse(_pixels(box, size), fill=255)
     return np.asarray(mask) >= 128
@@ -48,8 +50,8 @@ def synthetic_pair(resolution: int, pair_id: str = "synthetic-0", seed: int = 0)
     )
     return LoadedPair(
         pair,
-        _photo(resolution, (200, 40, 40), SOURCE_BOX, seed + 1),
-        _mask(resolution, SOURCE_BOX),
-        _photo(resolution, (40, 40, 200), REFERENCE_BOX, seed + 2),
-        _mask(resolution, REFERENCE_BOX),
+        object_photo(resolution, (200, 40, 40), SOURCE_BOX, seed + 1),
+        ellipse_mask(resolution, SOURCE_BOX),
+        object_photo(resolution, (40, 40, 200), REFERENCE_BOX, seed + 2),
+        ellipse_mask(resolution, REFERENCE_BOX),
     )
