@@ -1,4 +1,4 @@
-"""Telling a local model folder from a hub id before anything heavy loads."""
+"""Checks that tell a local model folder from a hub id before anything heavy loads."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ _WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model
 
 def looks_like_path(model: str) -> bool:
     """Return True for a value meant as a folder: absolute, relative with ./ or ../, ~, or deeper than owner/name."""
-    return model.startswith(("/", "./", "../", "~")) or model.count("/") > 1 or "\\\\" in model
+    return model.startswith(("/", "./", "../", "~")) or model.count("/") > 1 or "\\" in model
 
 
 def check_model_path(model: str) -> None:
     """Reject a `--model` value that is meant as a folder but does not exist.
 
     Hub ids, generated models and existing folders pass; their weights are checked when they load,
-    by the method that knows which components it needs.
+    by the method, which loads the components it needs.
     """
     if model in GENERATED_MODELS or Path(model).expanduser().exists():
         return
