@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from egobench.errors import InputError
 
 MANIFEST = "manifest.json"
 RESULTS_CSV = "results.csv"
@@ -65,3 +68,14 @@ class PairFiles:
 
 def pair_files(run_dir: str | Path, pair_id: str) -> PairFiles:
     return PairFiles(Path(run_dir) / PAIRS_DIR / pair_id)
+
+
+def read_json_object(path: Path, fix: str) -> dict:
+    """Read a JSON file whose top level must be an object; raise InputError ending with `fix` otherwise."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error}); {fix}") from error
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object at the top level; {fix}")
+    return value

@@ -28,7 +28,7 @@ from egobench.benches import Bench, EditPair, LoadedPair
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
-from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_COLUMNS, RESULTS_CSV, pair_files
+from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_COLUMNS, RESULTS_CSV, pair_files, read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -313,10 +313,7 @@ def _read_manifest(run_dir: Path) -> dict | None:
     path = run_dir / MANIFEST
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}: not valid JSON ({error}); delete the run folder or choose a new --out") from error
+    return read_json_object(path, "delete the run folder or choose a new --out")
 
 
 def _fingerprint(request: RunRequest, config: dict) -> dict:

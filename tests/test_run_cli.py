@@ -221,3 +221,14 @@ def test_score_uses_tiny_encoders_for_tiny_runs(tmp_path):
     assert scored.exit_code == 0, scored.output
     with (run_dir / "metrics.csv").open() as handle:
         assert {row["clip_model"] for row in csv.DictReader(handle)} == {"tiny-random-clip"}
+
+
+def test_manifest_that_is_not_object_is_rejected(tmp_path):
+    data_root, subjects = dreamedit_layout(tmp_path, {"dog": 1})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text("[]")
+    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--metrics", "none")
+    assert result.exit_code != 0
+    assert "expected a JSON object" in result.output
+    assert "choose a new --out" in result.output

@@ -22,7 +22,7 @@ from egobench.benches.images import to_rgb
 from egobench.benches.masks import read_mask
 from egobench.errors import InputError
 from egobench.metrics.base import PairImages
-from egobench.run_folder import MANIFEST, PAIR_RECORD, PAIRS_DIR, RESULTS_CSV, pair_files
+from egobench.run_folder import MANIFEST, PAIR_RECORD, PAIRS_DIR, RESULTS_CSV, pair_files, read_json_object
 
 # Suffixes tried, in order, for `<edited_dir>/<pair_id>.<suffix>`.
 EDITED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -33,13 +33,7 @@ def read_manifest(run_dir: Path) -> dict | None:
     path = run_dir / MANIFEST
     if not path.is_file():
         return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error}); repair it or pass --method and --bench") from error
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object; repair it or pass --method and --bench")
-    return manifest
+    return read_json_object(path, "repair it or pass --method and --bench")
 
 
 def run_labels(run_dir: Path, manifest: dict | None, method: str | None, bench: str | None) -> tuple[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 from egobench.errors import InputError
 from egobench.report.columns import METRIC_COLUMNS
 from egobench.report.stats import MeanInterval, mean_interval
-from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_CSV, SUMMARY_CSV
+from egobench.run_folder import MANIFEST, METRICS_CSV, RESULTS_CSV, SUMMARY_CSV, read_json_object
 from egobench.sweep import SWEEP_FILE
 
 SUMMARY_COLUMNS = ("metric", "mean", "std", "ci_low", "ci_high", "count")
@@ -111,7 +110,7 @@ def expand_sweeps(paths: list[Path] | tuple[Path, ...]) -> tuple[list[Path], lis
         if not (path.is_dir() and record_path.is_file() and not (path / METRICS_CSV).is_file()):
             expanded.append(path)
             continue
-        record = _read_manifest(record_path)
+        record = read_json_object(record_path, "rerun egobench sweep or repair the file")
         runs = record.get("runs")
         if not isinstance(runs, list) or not all(isinstance(run, dict) and "folder" in run for run in runs):
             raise InputError(f"{record_path}: expected a 'runs' list of {{'folder': ...}} records, as egobench sweep writes")
@@ -138,7 +137,7 @@ def load_run(path: str | Path) -> Run:
 
     manifest_path = path / MANIFEST
     if manifest_path.is_file():
-        run.manifest = _read_manifest(manifest_path)
+        run.manifest = read_json_object(manifest_path, "rerun or repair the run's manifest")
     summary_path = path / SUMMARY_CSV
     if summary_path.is_file():
         run.summary = _read_summary(summary_path)
@@ -161,16 +160,6 @@ def read_metrics(path: Path) -> pd.DataFrame:
         if name in table.columns:
             table[name] = _to_float(table[name], path, name)
     return table.set_index("pair_id", drop=True)
-
-
-def _read_manifest(path: Path) -> dict:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error}); rerun or repair the run's manifest") from error
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object at the top level")
-    return manifest
 
 
 def _read_summary(path: Path) -> pd.DataFrame:
