@@ -228,7 +228,10 @@ def test_manifest_that_is_not_object_is_rejected(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "manifest.json").write_text("[]")
-    result = run_cli("run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--out", str(run_dir), "--metrics", "none")
+    result = run_cli(
+        "run", "--model", "tiny", "--data-root", str(data_root), "--subjects", str(subjects), "--pairing", "subject",
+        "--out", str(run_dir), "--metrics", "none",
+    )
     assert result.exit_code != 0
     assert "expected a JSON object" in result.output
     assert "choose a new --out" in result.output
