@@ -90,7 +90,7 @@ def run_preset(request: RunRequest) -> RunOutcome:
     fingerprint = _fingerprint(request, config)
     previous = _read_manifest(run_dir)
     results = _read_results(run_dir)
-    # A folder whose earlier run finished no pair holds nothing to protect, so new settings may take it over.
+    # A folder whose earlier run finished no pair contains nothing to protect, so new settings may take it over.
     has_finished_pairs = any(_is_done(run_dir, row) for row in results.values())
     if previous is not None and previous.get("fingerprint") != fingerprint and has_finished_pairs:
         raise ConfigError(

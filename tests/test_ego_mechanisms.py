@@ -39,7 +39,8 @@ def outside(latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def test_schedule_descending_is_strict():
     steps = timestep_schedule("descending", 50, 900, 50)
     assert len(steps) == 50
-    assert steps[0] == 900 and steps[-1] == 50
+    assert steps[0] == 900
+    assert steps[-1] == 50
     assert all(a > b for a, b in itertools.pairwise(steps))
 
 

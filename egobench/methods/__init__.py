@@ -1,7 +1,7 @@
 """Editing methods and their registry.
 
 A method class becomes discoverable through `@register_method("NAME")`; a preset file
-`methods/PRESET.yaml` names the class in its `method:` key and holds its settings.
+`methods/PRESET.yaml` names the class in its `method:` key and contains its settings.
 """
 
 from __future__ import annotations

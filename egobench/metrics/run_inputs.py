@@ -1,4 +1,4 @@
-"""What the scorer reads from a run folder: labels, finished pairs, prompts, images and masks.
+"""Readers for the scorer's inputs in a run folder: labels, finished pairs, prompts, images and masks.
 
 A run folder written by `egobench run` has everything (see `egobench.run_folder`). A folder made by
 another tool needs only `pairs/<pair_id>/` with the inputs. Its labels then come from

@@ -78,7 +78,7 @@ def load_ip_adapter(sd, settings) -> IPAdapter:
     """Attach IP-Adapter weights to `sd.unet` and load the CLIP image encoder.
 
     `settings.path` is a hub id, a local folder (laid out like h94/IP-Adapter: `<subfolder>/<weight_name>`
-    and `<subfolder>/image_encoder/`), or a state-dict file (.bin or .safetensors); a state-dict file
+    and `<subfolder>/image_encoder/`), or a state-dict file (.bin or .safetensors). A state-dict file
     needs `settings.image_encoder`, a CLIP vision folder.
     """
     pipeline = StableDiffusionPipeline(

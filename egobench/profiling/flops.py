@@ -26,7 +26,7 @@ def _cpu_flash_attention_backward_flops(grad_out, query, key, value, *args, out_
     return sdpa_backward_flop_count(grad_out.shape, query.shape, key.shape, value.shape)
 
 
-# `_get_raw` tells FlopCounterMode that these take tensors, not shapes.
+# `_get_raw` marks these formulas as taking tensors rather than shapes, as FlopCounterMode expects.
 _cpu_flash_attention_flops._get_raw = True
 _cpu_flash_attention_backward_flops._get_raw = True
 
@@ -64,13 +64,13 @@ def unet_prefix_flops(
     """Count (forward, backward) FLOPs of the UNet up to `up_block` at batch 1, with grad for the input only.
 
     The weights stay frozen, as in EGO-Edit, so the backward computes input gradients and no weight
-    gradients; for convolutions and matrix products that is about as much work as the forward.
+    gradients. For convolutions and matrix products that is about as much work as the forward.
     """
     sample, timesteps, prompt = _probe_inputs(unet, latent_size)
     leaf = sample.detach().requires_grad_(True)
     with flop_counter() as counter:
-        # The multiplication makes the UNet input a non-leaf tensor, as in the pipeline; the module
-        # hooks of FlopCounterMode reject autograd.grad on a leaf that enters a module directly.
+        # The multiplication makes the UNet input a non-leaf tensor, as in the pipeline, because the
+        # module hooks of FlopCounterMode reject autograd.grad on a leaf that enters a module directly.
         features, _ = unet_prefix(unet, leaf * 1.0, timesteps, prompt, up_block, added_cond_kwargs)
         forward = counter.get_total_flops()
         torch.autograd.grad(features.float().pow(2).sum(), leaf)

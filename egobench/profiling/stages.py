@@ -2,7 +2,7 @@
 
 The pipeline wraps each step in `with stage("feature_forward"):` and each optimisation step in
 `with iteration(index, timestep):`. With no recorder installed, both cost one context-variable
-lookup, so the instrumented loop runs as before when nobody profiles it. `recording(recorder)`
+lookup, so the instrumented loop runs as before when no profiler is installed. `recording(recorder)`
 installs a recorder for the current thread or task; `egobench.profiling.recorder.StageRecorder`
 measures time, FLOPs and memory per stage.
 """
@@ -15,7 +15,7 @@ from typing import Iterator, Protocol
 
 
 class Recorder(Protocol):
-    """What a stage recorder receives from the hooks."""
+    """Receiver of the stage and iteration events that the hooks emit."""
 
     def enter_stage(self, name: str) -> None: ...
 

@@ -14,7 +14,7 @@ class MetricColumn:
     higher_is_better: bool
 
 
-# Table order follows the paper: subject fidelity (DINO, CLIP-I), prompt fidelity (CLIP-T), then
+# Table order follows the EGO-Edit paper's Table 1: subject fidelity (DINO, CLIP-I), prompt fidelity (CLIP-T), then
 # how much of the background outside the source mask survived the edit.
 METRIC_COLUMNS: dict[str, MetricColumn] = {
     column.name: column

@@ -14,8 +14,8 @@ from egobench.report.columns import METRIC_COLUMNS, MetricColumn
 from egobench.report.runs import Run
 from egobench.report.stats import MeanInterval
 
-# Tables print three decimals, as the paper does; "best" is decided on the printed value so that
-# two rows that read the same are both bold.
+# Tables print three decimals, as the EGO-Edit paper's tables do. "Best" is decided on the printed
+# value so that two rows that read the same are both bold.
 DECIMALS = 3
 
 # Config keys that name or describe the row rather than a mechanism it turns on or off.

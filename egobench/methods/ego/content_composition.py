@@ -1,8 +1,8 @@
 """Latent content composition (CC): copy matched reference latents onto the edited latent.
 
 For each matched pair (p_o, p_r) of Eq. 1, x~_0[p_o] <- x^ref_0[p_r]. Matches live on the feature
-grid; each feature cell stands for a square block of latent positions, and the block is copied
-position by position, only where the source mask covers the latent.
+grid, where each feature cell is a square block of latent positions. The block is copied position
+by position, only where the source mask covers the latent.
 """
 
 from __future__ import annotations

@@ -118,8 +118,8 @@ def image_energy(
     interact, so each pair's gradient is the gradient of its own energy.
 
     Args:
-        latent: the clean edited latents x~_0, (P, 4, h, w); they are noised here with `noise` so
-            that the gradient is taken with respect to x~_0.
+        latent: the clean edited latents x~_0, (P, 4, h, w). They are noised here with `noise`, so
+            the gradient is taken with respect to x~_0.
         reference_noisy: the reference latents noised with the same `noise`, (P, 4, h, w).
         prompt: prompt embeddings, (P, 77, D) or (1, 77, D) for all pairs.
         source_mask, reference_mask: {0, 1} masks at image resolution, (P, 1, H, W).

@@ -1,7 +1,7 @@
 """Masks at latent and feature resolution, and the map from feature cells to latent positions.
 
-UNet feature maps are coarser than the latent (SD 1.5's up-block 1 is 32x32 for a 64x64 latent), so
-a feature cell (i, j) stands for the `factor` x `factor` block of latent positions starting at
+UNet feature maps are coarser than the latent: SD 1.5's up-block 1 is 32x32 for a 64x64 latent.
+A feature cell (i, j) is the `factor` x `factor` block of latent positions starting at
 (i * factor, j * factor).
 """
 

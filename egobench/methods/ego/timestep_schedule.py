@@ -24,7 +24,7 @@ def timestep_schedule(kind: str, steps: int, t_max: int, t_min: int, seed: int =
         raise ConfigError(f"ego.schedule needs 0 <= t_min < t_max <= 999, got t_min={t_min}, t_max={t_max}")
     if t_max - t_min + 1 < steps:
         raise ConfigError(
-            f"ego.schedule range [{t_min}, {t_max}] holds fewer than {steps} distinct timesteps; widen it or lower ego.steps"
+            f"ego.schedule range [{t_min}, {t_max}] contains fewer than {steps} distinct timesteps; widen it or lower ego.steps"
         )
 
     if kind == "random":
