@@ -9,7 +9,7 @@
         edited.png           the method's output at the model's resolution
         source.png, reference.png, source_mask.png, reference_mask.png
                              the inputs exactly as the method saw them
-        strip.png            source | source mask | reference | reference mask | edited
+        strip.png            source | source mask over source | reference | reference mask over reference | edited
         pair.json            the edit pair: ids, prompts, classes, the original image paths
 """
 

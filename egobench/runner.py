@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from egobench import __version__
 from egobench.atomic import atomic_path, save_image_atomic, write_text_atomic
 from egobench.benches import Bench, EditPair, LoadedPair
+from egobench.benches.strip import pair_strip
 from egobench.config import load_preset
 from egobench.errors import ConfigError, EgobenchError
 from egobench.logs import console
@@ -248,16 +249,6 @@ def _save_pair(method, loaded: LoadedPair, edited: Image.Image, run_dir: Path) -
         _write_trace(files.folder / "trace.csv", trace)
     # The edited image is written last: its presence marks the pair's files as complete.
     save_image_atomic(edited, files.edited)
-
-
-def pair_strip(loaded: LoadedPair, edited: Image.Image) -> Image.Image:
-    """Return source | source mask | reference | reference mask | edited, side by side."""
-    panels = [loaded.source, _mask_image(loaded.source_mask).convert("RGB"), loaded.reference, _mask_image(loaded.reference_mask).convert("RGB"), edited]
-    side = edited.size[0]
-    strip = Image.new("RGB", (side * len(panels), side), "white")
-    for index, panel in enumerate(panels):
-        strip.paste(panel.resize((side, side)), (index * side, 0))
-    return strip
 
 
 def _mask_image(mask: np.ndarray) -> Image.Image:
